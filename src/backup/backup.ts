@@ -1,0 +1,160 @@
+import { Readable } from 'node:stream';
+import type { Config } from '../config/schema.js';
+import { connect } from '../mysql/connection.js';
+import { resolveMysqlTarget } from '../mysql/credentials.js';
+import { dumpDatabases, type DatabaseDetails } from '../dump/dump-databases.js';
+import type { BinlogPosition } from '../mysql/snapshot.js';
+import { readNgcpVersion, readNodeName } from '../node/facts.js';
+import { planNodeFiles, type NodeFileEntry } from '../node/files.js';
+import { IntegrityError } from '../errors.js';
+import { manifestKey, newSnapshotId, objectNames, snapshotPrefix, type SnapshotKind } from '../repository/layout.js';
+import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestObject } from '../repository/manifest.js';
+import type { Storage } from '../repository/storage.js';
+import { info, warn, type Reporter } from '../report/reporter.js';
+import { TOOL_VERSION } from '../version.js';
+import { filesArtifactStream } from './files-artifact.js';
+import { storeSealed, type SealOptions } from './seal.js';
+
+export const DETAILS_FORMAT = 'ngcp-backup/details/1';
+
+/** The encrypted half of a snapshot's metadata: figures, versions, binlog, file list. */
+export interface SnapshotDetails {
+  format: typeof DETAILS_FORMAT;
+  id: string;
+  node: string;
+  ngcpVersion: string;
+  mariadbVersion: string;
+  binlog: BinlogPosition | null;
+  lockMs: number;
+  databases: DatabaseDetails[];
+  grants: string[];
+  files: NodeFileEntry[];
+}
+
+export interface BackupDeps {
+  config: Config;
+  storage: Storage;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+export interface BackupOptions {
+  kind: SnapshotKind;
+  note?: string;
+}
+
+export interface BackupResult {
+  manifest: Manifest;
+  warnings: string[];
+}
+
+/**
+ * One snapshot: node files, every database from one instant, details, and the manifest last.
+ * Checks everything it can before storing anything (required files, MariaDB, repository);
+ * a run that fails removes what it stored and leaves no manifest.
+ */
+export async function runBackup(deps: BackupDeps, options: BackupOptions): Promise<BackupResult> {
+  const { config, storage, reporter } = deps;
+  const now = deps.now ?? (() => new Date());
+  const startedAt = now();
+  const t0 = performance.now();
+  const root = config.node.root;
+
+  const node = await readNodeName(root, config.node.name);
+  const ngcpVersion = await readNgcpVersion(root);
+  const files = await planNodeFiles(root, config.node.extraPaths);
+  files.warnings.forEach((w) => warn(reporter, w));
+  const target = await resolveMysqlTarget(config);
+  await (await connect(target)).close();
+  await storage.check();
+
+  const id = newSnapshotId(startedAt, options.kind);
+  const prefix = snapshotPrefix(node, id);
+  const seal: SealOptions = {
+    storage,
+    recipients: config.encryption.recipients,
+    compression: config.compression,
+    signal: deps.signal,
+  };
+  const stored: ManifestObject[] = [];
+  info(reporter, `snapshot ${id} of node ${node} to ${storage.location}`, { kind: options.kind });
+  try {
+    const f = await storeSealed(seal, prefix + objectNames.files, filesArtifactStream(root, files.entries));
+    stored.push({ name: objectNames.files, role: 'files', size: f.size, sha256: f.sha256, rawSize: f.rawSize });
+    info(reporter, `node files stored`, { files: files.entries.length, bytes: f.rawSize });
+
+    const dump = await dumpDatabases(
+      { target, seal, prefix, reporter, onStored: (o) => stored.push(o) },
+      config.mysql,
+    );
+
+    const details: SnapshotDetails = {
+      format: DETAILS_FORMAT,
+      id,
+      node,
+      ngcpVersion,
+      mariadbVersion: dump.serverVersion,
+      binlog: dump.binlog,
+      lockMs: dump.lockMs,
+      databases: dump.databases,
+      grants: dump.grants,
+      files: files.entries,
+    };
+    const d = await storeSealed(seal, prefix + objectNames.details, Readable.from([Buffer.from(JSON.stringify(details))]), { compress: false });
+    stored.push({ name: objectNames.details, role: 'details', size: d.size, sha256: d.sha256, rawSize: d.rawSize });
+
+    await checkStored(storage, prefix, stored);
+    const tables = dump.databases.flatMap((db) => db.tables.filter((t) => t.hasData));
+    const manifest: Manifest = {
+      format: MANIFEST_FORMAT,
+      id,
+      node,
+      kind: options.kind,
+      note: options.note ?? null,
+      startedAt: startedAt.toISOString(),
+      finishedAt: now().toISOString(),
+      tool: { name: 'ngcp-backup', version: TOOL_VERSION },
+      ngcpVersion,
+      mariadbVersion: dump.serverVersion,
+      recipients: config.encryption.recipients,
+      compression: 'zstd',
+      encryption: 'age',
+      databases: dump.databases.map((db) => db.name),
+      summary: {
+        tables: tables.length,
+        rows: tables.reduce((n, t) => n + (t.rows ?? 0), 0),
+        rawBytes: stored.reduce((n, o) => n + o.rawSize, 0),
+        storedBytes: stored.reduce((n, o) => n + o.size, 0),
+        lockMs: dump.lockMs,
+        durationMs: Math.round(performance.now() - t0),
+      },
+      objects: stored.sort((a, b) => a.name.localeCompare(b.name)),
+    };
+    deps.signal?.throwIfAborted();
+    await storage.put(manifestKey(node, id), serializeManifest(manifest));
+    return { manifest, warnings: files.warnings };
+  } catch (error) {
+    await removeStored(storage, prefix, stored, reporter);
+    throw error;
+  }
+}
+
+/** Lists what was written and compares sizes before the manifest vouches for it. */
+async function checkStored(storage: Storage, prefix: string, stored: ManifestObject[]): Promise<void> {
+  const sizes = new Map<string, number>();
+  for await (const o of storage.list(prefix)) sizes.set(o.key.slice(prefix.length), o.size);
+  for (const o of stored) {
+    const size = sizes.get(o.name);
+    if (size !== o.size) {
+      throw new IntegrityError(`stored object ${prefix}${o.name} has ${size ?? 'no'} bytes in the repository, ${o.size} were written`);
+    }
+  }
+}
+
+async function removeStored(storage: Storage, prefix: string, stored: ManifestObject[], reporter: Reporter): Promise<void> {
+  const results = await Promise.allSettled(stored.map((o) => storage.remove(prefix + o.name)));
+  await storage.cleanupIncomplete(prefix).catch(() => 0);
+  const left = results.filter((r) => r.status === 'rejected').length;
+  if (left > 0) warn(reporter, `${left} objects of the failed snapshot could not be removed from ${prefix} (no manifest refers to them)`);
+}

@@ -1,0 +1,57 @@
+import type { Config } from '../config/schema.js';
+import { DEFAULT_CONFIG_PATH } from '../config/schema.js';
+import { loadConfig } from '../config/load.js';
+import { openStorage } from '../repository/open-storage.js';
+import type { Storage } from '../repository/storage.js';
+import { jsonReporter, textReporter, type Reporter } from '../report/reporter.js';
+import { registerSecret } from '../report/secrets.js';
+
+/** What every command gets from main: its arguments, output streams, a signal for SIGTERM. */
+export interface CliEnv {
+  args: string[];
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  signal: AbortSignal;
+}
+
+export interface CommandContext {
+  config: Config;
+  storage: Storage;
+  reporter: Reporter;
+}
+
+export async function openContext(env: CliEnv, flags: { config?: string; json?: boolean; quiet?: boolean }): Promise<CommandContext> {
+  const config = await loadConfig(flags.config ?? process.env['NGCP_BACKUP_CONFIG'] ?? DEFAULT_CONFIG_PATH);
+  if (config.repository.credentialsFile) process.env['AWS_SHARED_CREDENTIALS_FILE'] = config.repository.credentialsFile;
+  if (config.repository.profile) process.env['AWS_PROFILE'] = config.repository.profile;
+  registerSecret(process.env['AWS_SECRET_ACCESS_KEY']);
+  registerSecret(process.env['AWS_SESSION_TOKEN']);
+  const storage = openStorage(config.repository.url, {
+    endpoint: config.repository.endpoint,
+    region: config.repository.region,
+    pathStyle: config.repository.pathStyle,
+    partSize: config.repository.partSizeMiB * 1024 * 1024,
+    queueSize: config.repository.uploadQueue,
+  });
+  const reporter = flags.json ? jsonReporter(env.stderr) : textReporter(env.stderr, { quiet: flags.quiet });
+  return { config, storage, reporter };
+}
+
+/** Options every command accepts. */
+export const COMMON_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}

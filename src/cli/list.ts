@@ -1,0 +1,44 @@
+import { listSnapshots, readManifest } from '../repository/manifest.js';
+import { parseFlags } from './args.js';
+import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
+
+export const usage = `Usage: ngcp-backup list [--json] [--config FILE]
+Lists the complete snapshots (those with a manifest) in the repository, oldest first.`;
+
+export async function run(env: CliEnv): Promise<number> {
+  const { values } = parseFlags('list', env.args, { ...COMMON_OPTIONS });
+  if (values.help) {
+    env.stdout.write(usage + '\n');
+    return 0;
+  }
+  const { storage } = await openContext(env, values);
+  await storage.check();
+  const manifests = [];
+  for (const ref of await listSnapshots(storage)) manifests.push(await readManifest(storage, ref.node, ref.id));
+  if (values.json) {
+    const rows = manifests.map((m) => ({
+      id: m.id,
+      node: m.node,
+      kind: m.kind,
+      note: m.note,
+      startedAt: m.startedAt,
+      finishedAt: m.finishedAt,
+      ngcpVersion: m.ngcpVersion,
+      objects: m.objects.length,
+      ...m.summary,
+    }));
+    env.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+    return 0;
+  }
+  if (manifests.length === 0) {
+    env.stdout.write(`no snapshots in ${storage.location}\n`);
+    return 0;
+  }
+  const table = [['ID', 'NODE', 'KIND', 'FINISHED', 'TABLES', 'ROWS', 'STORED', 'NOTE']];
+  for (const m of manifests) {
+    table.push([m.id, m.node, m.kind, m.finishedAt.replace(/\.\d+Z$/, 'Z'), String(m.summary.tables), String(m.summary.rows), formatBytes(m.summary.storedBytes), m.note ?? '']);
+  }
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+  env.stdout.write(table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
+  return 0;
+}

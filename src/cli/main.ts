@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { ExitCode, exitCodeOf, InterruptedError, NgcpBackupError, UsageError } from '../errors.js';
+import { redact } from '../report/secrets.js';
+import type { CliEnv } from './context.js';
+
+type Command = { run(env: CliEnv): Promise<number>; usage: string };
+
+/** Commands load lazily: `ngcp-backup list` does not load the dump engine. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  backup: () => import('./backup.js'),
+  list: () => import('./list.js'),
+  verify: () => import('./verify.js'),
+  keygen: () => import('./keygen.js'),
+};
+
+const USAGE = `Usage: ngcp-backup <command> [options]
+
+Commands:
+  backup   take a snapshot (databases + node files) into the repository
+  list     list the snapshots in the repository
+  verify   check a snapshot's stored objects without any key
+  keygen   create an age identity and print its recipient
+
+Every command accepts --config FILE (default /etc/ngcp-backup/config.yml) and --help.
+Exit codes: docs/exit-codes.md.`;
+
+/** The one place where errors become exit codes and messages (docs/exit-codes.md). */
+export async function main(argv: string[], out = process.stdout, err = process.stderr): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    out.write(USAGE + '\n');
+    return name ? 0 : ExitCode.usage;
+  }
+  if (name === '--version') {
+    out.write((await import('../version.js')).TOOL_VERSION + '\n');
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => () => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
+    err.write(`ngcp-backup: ${signal} received, stopping (uploads are aborted, no manifest is written)\n`);
+    controller.abort(new InterruptedError(signal));
+  };
+  const sigint = onSignal('SIGINT');
+  const sigterm = onSignal('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  try {
+    const load = COMMANDS[name];
+    if (!load) throw new UsageError(`unknown command ${JSON.stringify(name)}; commands: ${Object.keys(COMMANDS).join(', ')}`);
+    const command = await load();
+    return await command.run({ args, stdout: out, stderr: err, signal: controller.signal });
+  } catch (error) {
+    const failure = controller.signal.aborted && controller.signal.reason instanceof InterruptedError ? controller.signal.reason : error;
+    const code = exitCodeOf(failure);
+    if (failure instanceof NgcpBackupError) {
+      err.write(redact(`ngcp-backup ${name}: ${failure.message}`) + '\n');
+    } else {
+      err.write(redact(`ngcp-backup ${name}: internal error (please report it): ${(failure as Error)?.stack ?? String(failure)}`) + '\n');
+    }
+    return code;
+  } finally {
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(redact(`ngcp-backup: ${String(error)}`) + '\n');
+    process.exitCode = ExitCode.internal;
+  },
+);

@@ -1,0 +1,168 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigError } from '../errors.js';
+import { parseRecipient } from '../crypto/age.js';
+import type { Config } from './schema.js';
+
+type Obj = Record<string, unknown>;
+
+/** Reads and validates the config file; every error names the file and the key. */
+export async function loadConfig(file: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : `cannot be read (${code})`;
+    throw new ConfigError(`config file ${file} ${why} (choose another with --config FILE)`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text, { prettyErrors: true });
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}` : '';
+    throw new ConfigError(`config file ${file} is not valid YAML${where}`);
+  }
+  return validateConfig(raw ?? {}, file);
+}
+
+/** Validates a parsed config object; exported for tests and for configs built in code. */
+export function validateConfig(raw: unknown, source: string): Config {
+  const v = new Validator(source);
+  const top = v.object(raw, '');
+  v.onlyKeys(top, '', ['node', 'mysql', 'repository', 'encryption', 'compression']);
+
+  const node = v.object(top.node ?? {}, 'node');
+  v.onlyKeys(node, 'node', ['root', 'name', 'extra_paths']);
+  const mysql = v.object(top.mysql ?? {}, 'mysql');
+  v.onlyKeys(mysql, 'mysql', ['socket', 'host', 'port', 'user', 'defaults_file', 'password_file', 'exclude', 'parallel', 'lock_wait_timeout', 'chunk_rows']);
+  const repo = v.object(top.repository, 'repository');
+  v.onlyKeys(repo, 'repository', ['url', 'endpoint', 'region', 'path_style', 'credentials_file', 'profile', 'part_size_mib', 'upload_queue']);
+  const enc = v.object(top.encryption, 'encryption');
+  v.onlyKeys(enc, 'encryption', ['recipients']);
+  const comp = v.object(top.compression ?? {}, 'compression');
+  v.onlyKeys(comp, 'compression', ['level', 'threads']);
+
+  const url = v.string(repo.url, 'repository.url');
+  if (!/^(s3:\/\/[^/]{3,}|file:\/\/\/)/.test(url)) {
+    v.fail('repository.url', `must be s3://bucket[/prefix] or file:///absolute/dir, got ${JSON.stringify(url)}`);
+  }
+  const endpoint = v.optionalString(repo.endpoint, 'repository.endpoint');
+  if (endpoint !== undefined && !/^https?:\/\/[^/]+/.test(endpoint)) {
+    v.fail('repository.endpoint', `must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`);
+  }
+
+  const recipientsRaw = v.array(enc.recipients, 'encryption.recipients');
+  if (recipientsRaw.length === 0) v.fail('encryption.recipients', 'must list at least one age recipient (age1...)');
+  const recipients = recipientsRaw.map((r, i) => {
+    const where = `encryption.recipients[${i}]`;
+    const text = v.string(r, where);
+    try {
+      parseRecipient(text, where);
+    } catch (error) {
+      throw new ConfigError(`${source}: ${(error as Error).message}`);
+    }
+    return text;
+  });
+
+  const socket = v.optionalString(mysql.socket, 'mysql.socket');
+  const host = v.optionalString(mysql.host, 'mysql.host');
+  return {
+    source,
+    node: {
+      root: v.absolutePath(node.root ?? '/', 'node.root'),
+      name: v.optionalName(node.name, 'node.name'),
+      extraPaths: v.array(node.extra_paths ?? [], 'node.extra_paths').map((p, i) => v.absolutePath(p, `node.extra_paths[${i}]`)),
+    },
+    mysql: {
+      socket: socket ?? (host === undefined ? '/run/mysqld/mysqld.sock' : undefined),
+      host,
+      port: v.integer(mysql.port ?? 3306, 'mysql.port', 1, 65535),
+      user: v.optionalString(mysql.user, 'mysql.user'),
+      defaultsFile: mysql.defaults_file === undefined ? undefined : v.absolutePath(mysql.defaults_file, 'mysql.defaults_file'),
+      passwordFile: mysql.password_file === undefined ? undefined : v.absolutePath(mysql.password_file, 'mysql.password_file'),
+      exclude: v.array(mysql.exclude ?? ['syslog', 'sipstats'], 'mysql.exclude').map((d, i) => v.string(d, `mysql.exclude[${i}]`)),
+      parallel: v.integer(mysql.parallel ?? 2, 'mysql.parallel', 1, 64),
+      lockWaitTimeout: v.integer(mysql.lock_wait_timeout ?? 60, 'mysql.lock_wait_timeout', 1, 86400),
+      chunkRows: v.integer(mysql.chunk_rows ?? 500_000, 'mysql.chunk_rows', 1000, 1_000_000_000),
+    },
+    repository: {
+      url,
+      endpoint,
+      region: v.optionalString(repo.region, 'repository.region') ?? 'us-east-1',
+      pathStyle: v.boolean(repo.path_style ?? true, 'repository.path_style'),
+      credentialsFile: repo.credentials_file === undefined ? undefined : v.absolutePath(repo.credentials_file, 'repository.credentials_file'),
+      profile: v.optionalString(repo.profile, 'repository.profile'),
+      partSizeMiB: v.integer(repo.part_size_mib ?? 8, 'repository.part_size_mib', 5, 512),
+      uploadQueue: v.integer(repo.upload_queue ?? 2, 'repository.upload_queue', 1, 16),
+    },
+    encryption: { recipients },
+    compression: {
+      level: v.integer(comp.level ?? 3, 'compression.level', 1, 19),
+      threads: v.integer(comp.threads ?? 1, 'compression.threads', 0, 64),
+    },
+  };
+}
+
+class Validator {
+  constructor(private readonly source: string) {}
+
+  fail(key: string, problem: string): never {
+    throw new ConfigError(`${this.source}: ${key || 'the top level'} ${problem}`);
+  }
+
+  object(value: unknown, key: string): Obj {
+    if (value === undefined || value === null) this.fail(key, 'is required');
+    if (typeof value !== 'object' || Array.isArray(value)) this.fail(key, 'must be a mapping');
+    return value as Obj;
+  }
+
+  onlyKeys(obj: Obj, key: string, allowed: string[]): void {
+    for (const k of Object.keys(obj)) {
+      if (!allowed.includes(k)) {
+        this.fail(key ? `${key}.${k}` : k, `is not a known key (known: ${allowed.join(', ')})`);
+      }
+    }
+  }
+
+  string(value: unknown, key: string): string {
+    if (value === undefined || value === null) this.fail(key, 'is required');
+    if (typeof value !== 'string' || value.length === 0) this.fail(key, 'must be a non-empty string');
+    return value;
+  }
+
+  optionalString(value: unknown, key: string): string | undefined {
+    return value === undefined || value === null ? undefined : this.string(value, key);
+  }
+
+  optionalName(value: unknown, key: string): string | undefined {
+    const s = this.optionalString(value, key);
+    if (s !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(s)) this.fail(key, 'must be letters, digits, ".", "_" or "-"');
+    return s;
+  }
+
+  absolutePath(value: unknown, key: string): string {
+    const s = this.string(value, key);
+    if (!path.isAbsolute(s)) this.fail(key, `must be an absolute path, got ${JSON.stringify(s)}`);
+    return path.normalize(s);
+  }
+
+  integer(value: unknown, key: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isInteger(value)) this.fail(key, `must be a whole number, got ${JSON.stringify(value)}`);
+    if (value < min || value > max) this.fail(key, `must be between ${min} and ${max}, got ${value}`);
+    return value;
+  }
+
+  boolean(value: unknown, key: string): boolean {
+    if (typeof value !== 'boolean') this.fail(key, `must be true or false, got ${JSON.stringify(value)}`);
+    return value;
+  }
+
+  array(value: unknown, key: string): unknown[] {
+    if (value === undefined || value === null) this.fail(key, 'is required');
+    if (!Array.isArray(value)) this.fail(key, 'must be a list');
+    return value;
+  }
+}
+

@@ -1,0 +1,51 @@
+/** The validated configuration. Paths under `node` are inside node.root unless noted. */
+export interface Config {
+  /** Where the config came from, for messages. */
+  source: string;
+  node: {
+    root: string;
+    /** From the config, else <root>/etc/ngcp_nodename, else 'spce'. */
+    name: string | undefined;
+    /** Extra files or directories (node paths) to include in the files artifact. */
+    extraPaths: string[];
+  };
+  mysql: {
+    socket: string | undefined;
+    host: string | undefined;
+    port: number;
+    /** undefined: take it from defaults_file, else 'root'. */
+    user: string | undefined;
+    /** A node path (inside node.root), e.g. /etc/mysql/debian.cnf: [client] user/password/socket. */
+    defaultsFile: string | undefined;
+    /** A host path to a file holding only the password. */
+    passwordFile: string | undefined;
+    exclude: string[];
+    /** Connections that dump (and later load) in parallel. */
+    parallel: number;
+    /** Seconds to wait for the global read lock before giving up. */
+    lockWaitTimeout: number;
+    /** Tables with more rows than this are dumped in chunks of about this many rows. */
+    chunkRows: number;
+  };
+  repository: {
+    url: string;
+    endpoint: string | undefined;
+    region: string;
+    pathStyle: boolean;
+    /** A host path to an AWS shared credentials file (else the standard AWS environment). */
+    credentialsFile: string | undefined;
+    profile: string | undefined;
+    partSizeMiB: number;
+    uploadQueue: number;
+  };
+  encryption: {
+    recipients: string[];
+  };
+  compression: {
+    level: number;
+    threads: number;
+  };
+}
+
+export const SYSTEM_SCHEMAS = ['information_schema', 'performance_schema', 'sys', 'mysql'];
+export const DEFAULT_CONFIG_PATH = '/etc/ngcp-backup/config.yml';

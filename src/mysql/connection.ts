@@ -1,0 +1,108 @@
+import mysql from 'mysql2';
+import type { Connection, FieldPacket, QueryOptions } from 'mysql2';
+import { DatabaseError } from '../errors.js';
+import type { MysqlTarget } from './credentials.js';
+
+/**
+ * A thin promise wrapper over one mysql2 connection. Streaming queries use `raw` (the
+ * callback connection), everything else goes through query().
+ */
+export class Db {
+  private closed = false;
+  constructor(readonly raw: Connection, readonly target: MysqlTarget) {
+    // An idle connection that dies must not crash the process; the next query reports it.
+    raw.on('error', () => {});
+  }
+
+  query<T = Record<string, unknown>>(sql: string | QueryOptions, values?: unknown[]): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      this.raw.query(sql as QueryOptions, values, (error: unknown, rows: unknown, _fields: FieldPacket[]) => {
+        if (error) reject(databaseError(error, this.target, typeof sql === 'string' ? sql : sql.sql));
+        else resolve(rows as T[]);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await new Promise<void>((resolve) => this.raw.end(() => resolve()));
+    this.raw.destroy();
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.raw.destroy();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+export async function connect(target: MysqlTarget, options: { database?: string; multipleStatements?: boolean } = {}): Promise<Db> {
+  const raw = mysql.createConnection({
+    socketPath: target.socket,
+    host: target.host,
+    port: target.port,
+    user: target.user,
+    password: target.password,
+    database: options.database,
+    multipleStatements: options.multipleStatements ?? false,
+    charset: 'utf8mb4_general_ci',
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    dateStrings: true,
+    timezone: 'Z',
+    connectTimeout: 10_000,
+    flags: ['-FOUND_ROWS'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    raw.connect((error) => (error ? reject(error) : resolve()));
+  }).catch((error: unknown) => {
+    raw.destroy();
+    throw databaseError(error, target);
+  });
+  return new Db(raw, target);
+}
+
+/** Turns a mysql2 error into one clear DatabaseError naming where and what. */
+export function databaseError(error: unknown, target: MysqlTarget, sql?: string): DatabaseError {
+  const e = error as { code?: string; errno?: number; message?: string; sqlMessage?: string };
+  const what = e.sqlMessage ?? e.message ?? String(error);
+  let message: string;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+    case 'ENOENT':
+    case 'EHOSTUNREACH':
+    case 'ETIMEDOUT':
+    case 'ENOTFOUND':
+      message = `cannot reach ${target.describe}: ${e.code}`;
+      break;
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      message = `${target.describe}: access denied (check mysql.user, mysql.defaults_file or mysql.password_file)`;
+      break;
+    case 'PROTOCOL_CONNECTION_LOST':
+    case 'ECONNRESET':
+    case 'EPIPE':
+      message = `lost the connection to ${target.describe}${sql ? ` during: ${shorten(sql)}` : ''}`;
+      break;
+    default:
+      message = `${target.describe}: ${what}${sql ? ` (in: ${shorten(sql)})` : ''}`;
+  }
+  return new DatabaseError(message, { cause: error });
+}
+
+function shorten(sql: string): string {
+  const one = sql.replace(/\s+/g, ' ').trim();
+  return one.length > 160 ? `${one.slice(0, 157)}...` : one;
+}
+
+export function quoteIdent(name: string): string {
+  return '`' + name.replace(/`/g, '``') + '`';
+}
+
+export function quoteString(value: string): string {
+  return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\0/g, '\\0') + "'";
+}

@@ -1,0 +1,443 @@
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import {
+  ConfigError,
+  NgcpBackupError,
+  ObjectNotFoundError,
+  RepositoryAccessError,
+  RepositoryUnreachableError,
+} from '../errors.js';
+import { assertValidKey } from './file-storage.js';
+import type { ObjectInfo, PutOptions, Storage } from './storage.js';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3StorageOptions {
+  bucket: string;
+  /** Keys are stored under `<prefix>/`; empty or absent for the bucket's root. */
+  prefix?: string;
+  /** For S3-compatible stores (Ceph RGW, MinIO, ...); absent for AWS. */
+  endpoint?: string;
+  region?: string;
+  /** Path-style addressing (`<endpoint>/<bucket>/<key>`); default true with a non-AWS endpoint. */
+  pathStyle?: boolean;
+  /** Multipart part size in bytes (>= 5 MiB); memory per put is about (queueSize + 1) * partSize. */
+  partSize?: number;
+  /** Parts uploaded concurrently per put. */
+  queueSize?: number;
+  /** Attempts per request, first included (the SDK's standard retry strategy). */
+  maxAttempts?: number;
+  /** Absent: the standard AWS chain (environment, shared credentials file/profile, ...). */
+  credentials?: S3Credentials;
+}
+
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_QUEUE_SIZE = 2;
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
+  'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'EPROTO',
+]);
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'TimeoutError',
+  'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'Throttling', 'ThrottlingException',
+  'TooManyRequestsException', 'RequestThrottled', 'InternalError', 'ServiceUnavailable',
+]);
+const ACCESS_CODES = new Set([
+  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken',
+  'ExpiredToken', 'TokenRefreshRequired', 'AllAccessDisabled', 'AccountProblem',
+  'InvalidSecurity', 'RequestTimeTooSkewed',
+]);
+
+/**
+ * What we keep of an SDK error as `cause`: the SDK's exceptions carry the raw response and
+ * every unmodelled field of the error body (AWS puts SignatureProvided, StringToSign and
+ * CanonicalRequest there), so they are never passed on.
+ */
+export class S3ErrorSummary extends Error {
+  constructor(
+    readonly code: string,
+    readonly httpStatusCode: number | undefined,
+    readonly requestId: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'S3ErrorSummary';
+  }
+}
+
+function codeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; Code?: unknown; name?: unknown };
+  if (typeof e.code === 'string') return e.code;
+  if (typeof e.Code === 'string') return e.Code;
+  return typeof e.name === 'string' && e.name !== 'Error' ? e.name : undefined;
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { $metadata?: { httpStatusCode?: unknown }; httpStatusCode?: unknown };
+  const s = e.$metadata?.httpStatusCode ?? e.httpStatusCode;
+  return typeof s === 'number' ? s : undefined;
+}
+
+/** A failure worth another attempt later: network trouble, throttling, a 5xx. */
+export function isTransient(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
+    const code = codeOf(e);
+    const status = statusOf(e);
+    if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
+    if (status !== undefined && (status >= 500 || status === 429)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+function summarize(err: unknown): S3ErrorSummary {
+  const code = codeOf(err) ?? 'Error';
+  const status = statusOf(err);
+  const requestId = (err as { $metadata?: { requestId?: string } } | null)?.$metadata?.requestId;
+  const raw = err instanceof Error ? err.message : String(err);
+  // Server messages are plain prose, but scrub anything signature-shaped all the same.
+  const message = raw
+    .replace(/(Signature|X-Amz-Signature|SignatureProvided)[=:]\s*[0-9a-fA-F]+/g, '$1=<redacted>')
+    .slice(0, 300);
+  // The SDK says "UnknownError" when the server sent no message (RGW never does; HEAD can't).
+  const informative = message !== '' && message !== 'UnknownError' && message !== code;
+  const parts = [code, status === undefined ? undefined : `HTTP ${status}`, informative ? message : undefined];
+  return new S3ErrorSummary(code, status, requestId, parts.filter((p) => p !== undefined).join(': '));
+}
+
+function isAwsHost(hostname: string): boolean {
+  return /(^|\.)amazonaws\.com(\.cn)?$/i.test(hostname);
+}
+
+/** The endpoint without user info, query or fragment: safe for messages. */
+function cleanEndpoint(endpoint: string): URL {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    throw new ConfigError(`repository.endpoint is not a URL (expected e.g. https://s3.example.net)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`repository.endpoint must be an http:// or https:// URL, not ${url.protocol}`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(
+      'repository.endpoint must not contain credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a credentials file',
+    );
+  }
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+/** A repository in an S3 bucket (AWS or S3-compatible: Ceph RGW, MinIO, ...). */
+export class S3Storage implements Storage {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly location: string;
+  /** Where requests go, for messages: the endpoint URL, or "AWS S3 (<region>)". */
+  readonly endpointLabel: string;
+  readonly client: S3Client;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  /** Keys with a put running in this process; cleanupIncomplete leaves their uploads alone. */
+  private readonly inFlight = new Map<string, number>();
+
+  constructor(options: S3StorageOptions) {
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(options.bucket)) {
+      throw new ConfigError(
+        `repository.url: ${JSON.stringify(options.bucket)} is not a valid bucket name (3-63 characters: a-z, 0-9, '.', '-')`,
+      );
+    }
+    this.bucket = options.bucket;
+    this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
+    this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+    if (this.partSize < 5 * 1024 * 1024) {
+      throw new ConfigError(`repository.partSize must be at least 5 MiB (S3's minimum part size)`);
+    }
+    if (!Number.isInteger(this.queueSize) || this.queueSize < 1) {
+      throw new ConfigError(`repository.queueSize must be a positive integer`);
+    }
+
+    const endpoint = options.endpoint === undefined ? undefined : cleanEndpoint(options.endpoint);
+    const custom = endpoint !== undefined && !isAwsHost(endpoint.hostname);
+    const region =
+      options.region ??
+      process.env.AWS_REGION ??
+      process.env.AWS_DEFAULT_REGION ??
+      // Region only matters for signing on most S3-compatible stores; us-east-1 is their default.
+      (custom ? 'us-east-1' : undefined);
+    this.endpointLabel = endpoint ? endpoint.href.replace(/\/$/, '') : `AWS S3 (${region ?? 'default region'})`;
+    this.location = `s3://${this.bucket}/${this.prefix}${endpoint ? ` at ${this.endpointLabel}` : ''}`;
+
+    const config: S3ClientConfig = {
+      endpoint: endpoint?.href,
+      forcePathStyle: options.pathStyle ?? custom,
+      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      // Without a connect timeout a black-holed endpoint hangs each attempt for minutes. No
+      // socket idle timeout: a get() stream may rightly sit paused while its consumer is busy.
+      requestHandler: { connectionTimeout: 10_000 },
+    };
+    if (region !== undefined) config.region = region;
+    if (options.credentials !== undefined) config.credentials = options.credentials;
+    if (custom) {
+      // SDK >= 3.729 sends CRC32 checksums in aws-chunked bodies by default; several
+      // S3-compatible stores mishandle that (one stored the chunk framing as object data).
+      // We verify our own sha256 of the stored bytes anyway.
+      config.requestChecksumCalculation = 'WHEN_REQUIRED';
+      config.responseChecksumValidation = 'WHEN_REQUIRED';
+    }
+    this.client = new S3Client(config);
+  }
+
+  async check(): Promise<void> {
+    try {
+      // ListObjectsV2 rather than HeadBucket: it also works with a policy that grants
+      // only the prefix, and a missing bucket comes back with its error code (HEAD has no body).
+      await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.fullKey(''), MaxKeys: 1 }),
+      );
+    } catch (err) {
+      throw await this.toStorageError(err, 'check');
+    }
+  }
+
+  async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<void> {
+    assertValidKey(key);
+    const { signal } = options;
+    const fullKey = this.fullKey(key);
+    // Always feed Upload a stream we own: destroying it is the one way to stop an Upload
+    // that also waits for its in-flight parts and then aborts the multipart upload.
+    // (Upload.abort() rejects done() at once while parts and the abort still run behind it.)
+    const feed = Buffer.isBuffer(body) ? Readable.from([body], { objectMode: false }) : body;
+    let bodyError: unknown;
+    const onBodyError = (err: unknown): void => {
+      bodyError ??= err;
+    };
+    if (!Buffer.isBuffer(body)) body.on('error', onBodyError);
+    const onAbort = (): void => {
+      feed.destroy(signal?.reason instanceof Error ? signal.reason : new Error('put aborted'));
+    };
+
+    this.inFlight.set(fullKey, (this.inFlight.get(fullKey) ?? 0) + 1);
+    try {
+      signal?.throwIfAborted();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const upload = new Upload({
+        client: this.client,
+        params: { Bucket: this.bucket, Key: fullKey, Body: feed },
+        partSize: this.partSize,
+        queueSize: this.queueSize,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+      if (signal?.aborted) {
+        // The abort came while the last request was on its way: the object exists now, but
+        // the caller was promised nothing would be left behind.
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: fullKey })).catch(() => {});
+        throw signal.reason;
+      }
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (bodyError !== undefined) throw bodyError;
+      throw await this.toStorageError(err, 'put', key);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      const n = (this.inFlight.get(fullKey) ?? 1) - 1;
+      if (n === 0) this.inFlight.delete(fullKey);
+      else this.inFlight.set(fullKey, n);
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    assertValidKey(key);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      if (!(out.Body instanceof Readable)) {
+        throw new NgcpBackupError(`S3 get of ${key} returned no readable body`);
+      }
+      return out.Body;
+    } catch (err) {
+      throw await this.toStorageError(err, 'get', key);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    assertValidKey(key);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+      return { key, size: out.ContentLength ?? 0 };
+    } catch (err) {
+      const mapped = await this.toStorageError(err, 'stat', key);
+      // HEAD errors have no body, so a missing bucket looks like a missing object: ask
+      // (only on this error path) which it is.
+      if (mapped instanceof ObjectNotFoundError) await this.check();
+      throw mapped;
+    }
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const strip = this.prefix === '' ? 0 : this.prefix.length + 1;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.fullKey(prefix), ContinuationToken: token }),
+        );
+      } catch (err) {
+        throw await this.toStorageError(err, 'list');
+      }
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue;
+        yield { key: object.Key.slice(strip), size: object.Size ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async remove(key: string): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+    } catch (err) {
+      const mapped = await this.toStorageError(err, 'remove', key);
+      if (mapped instanceof ObjectNotFoundError) return;
+      throw mapped;
+    }
+  }
+
+  async cleanupIncomplete(prefix: string): Promise<number> {
+    let removed = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListMultipartUploadsCommand({
+            Bucket: this.bucket,
+            Prefix: this.fullKey(prefix),
+            KeyMarker: keyMarker,
+            UploadIdMarker: uploadIdMarker,
+          }),
+        );
+      } catch (err) {
+        throw await this.toStorageError(err, 'cleanup');
+      }
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key === undefined || upload.UploadId === undefined || this.inFlight.has(upload.Key)) continue;
+        try {
+          await this.client.send(
+            new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.Key, UploadId: upload.UploadId }),
+          );
+          removed++;
+        } catch (err) {
+          if (codeOf(err) === 'NoSuchUpload') continue; // finished or aborted meanwhile
+          throw await this.toStorageError(err, 'cleanup');
+        }
+      }
+      keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+      uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+    } while (keyMarker !== undefined);
+    return removed;
+  }
+
+  /** Stops the client's sockets (keep-alive would otherwise hold the process open briefly). */
+  destroy(): void {
+    this.client.destroy();
+  }
+
+  private fullKey(key: string): string {
+    return this.prefix === '' ? key : `${this.prefix}/${key}`;
+  }
+
+  private async toStorageError(err: unknown, op: string, key?: string): Promise<Error> {
+    if (err instanceof NgcpBackupError) return err;
+    const code = codeOf(err);
+    const status = statusOf(err);
+    const cause = summarize(err);
+    const where = `bucket ${this.bucket} at ${this.endpointLabel}`;
+
+    if (code === 'NoSuchBucket') {
+      return new RepositoryUnreachableError(`bucket ${this.bucket} does not exist at ${this.endpointLabel}`, { cause });
+    }
+    if (code === 'NoSuchKey' || (status === 404 && key !== undefined && (op === 'get' || op === 'stat' || op === 'remove'))) {
+      return new ObjectNotFoundError(key ?? '', { cause });
+    }
+    if (status === 404 && op === 'check') {
+      return new RepositoryUnreachableError(`bucket ${this.bucket} does not exist at ${this.endpointLabel}`, { cause });
+    }
+    if ((code !== undefined && ACCESS_CODES.has(code)) || status === 403 || status === 401) {
+      const keyId = await this.accessKeyId();
+      const who = keyId === undefined ? '' : ` for access key ${keyId}`;
+      const named = code !== undefined && code !== 'Unknown' && code !== 'Forbidden' ? code : `HTTP ${status}`;
+      const what =
+        code === 'InvalidAccessKeyId'
+          ? `the access key is unknown`
+          : code === 'SignatureDoesNotMatch'
+            ? `the request signature does not match (wrong secret key for this access key?)`
+            : code === 'RequestTimeTooSkewed'
+              ? `the clock of this machine is too far off`
+              : `access denied (${named})`;
+      return new RepositoryAccessError(`${where} refused ${op}${who}: ${what}`, { cause });
+    }
+    if (code === 'CredentialsProviderError' || (err instanceof Error && /could not load credentials/i.test(err.message))) {
+      return new RepositoryAccessError(
+        `no S3 credentials for ${where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE/AWS_PROFILE`,
+        { cause },
+      );
+    }
+    if (err instanceof Error && /region is missing/i.test(err.message)) {
+      return new ConfigError(`repository.region is not set and no AWS region is configured (AWS_REGION)`, { cause });
+    }
+    if ((code !== undefined && (NETWORK_CODES.has(code) || code === 'TimeoutError')) || isDnsOrSocketError(err)) {
+      return new RepositoryUnreachableError(`cannot reach ${this.endpointLabel} for bucket ${this.bucket} (${code ?? 'network error'})`, {
+        cause,
+      });
+    }
+    if (status !== undefined && status >= 500) {
+      return new RepositoryUnreachableError(`${where} failed ${op}: ${cause.message}`, { cause });
+    }
+    const what = key === undefined ? '' : ` of ${key}`;
+    return new NgcpBackupError(`S3 ${op}${what} failed (${where}): ${cause.message}`, { cause });
+  }
+
+  private async accessKeyId(): Promise<string | undefined> {
+    try {
+      const provider = this.client.config.credentials;
+      const creds = await provider();
+      return creds.accessKeyId;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function isDnsOrSocketError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
