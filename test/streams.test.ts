@@ -123,7 +123,11 @@ test('zstd options: level and threads reach the CLI; nonsense is refused', async
   t.is(compress.command, 'zstd -19 -T2 -q -c');
   await pipeline(from(data), compress, collect(out));
   t.true((await run('zstd', ['-d', '-q', '-c'], Buffer.concat(out))).stdout.equals(data));
-  t.is(createZstdCompressStream().command, 'zstd -3 -T1 -q -c');
+  const unused = createZstdCompressStream();
+  t.is(unused.command, 'zstd -3 -T1 -q -c');
+  unused.destroy(); // a stream that is never piped still owns a child: destroy() ends it
+  await unused.exited;
+  await assertGone(t, unused.pid, 'an unused compressor after destroy()');
   t.throws(() => createZstdCompressStream({ level: 0 }), { instanceOf: RangeError });
   t.throws(() => createZstdCompressStream({ level: 2.5 }), { instanceOf: RangeError });
   t.throws(() => createZstdCompressStream({ threads: -1 }), { instanceOf: RangeError });

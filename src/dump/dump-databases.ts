@@ -187,12 +187,10 @@ async function dumpTable(
   const sql = `SELECT ${format.expression} FROM ${quoteIdent(t.database)}.${quoteIdent(t.name)}${where ? ` WHERE ${where}` : ''}`;
   const name = objectNames.data(t.database, t.name, chunk);
   const writer = new SqlDataWriter(t.name, format.columnList, `data of ${quoteIdent(t.database)}.${quoteIdent(t.name)}${where ? ` where ${where}` : ''}`);
-  const rows = db.raw
-    .query({ sql, rowsAsArray: true, typeCast: (field: { buffer(): Buffer | null }) => field.buffer() } as never)
-    .stream({ highWaterMark: 512 });
+  const rows = db.streamRawRows(sql);
   let queryError: DatabaseError | undefined;
   const feeding = pipeline(rows, writer).catch((error: unknown) => {
-    queryError ??= databaseError(error, deps.target, sql);
+    queryError ??= error instanceof DatabaseError ? error : databaseError(error, deps.target, sql);
   });
   try {
     const sealed = await storeSealed(seal, deps.prefix + name, writer);

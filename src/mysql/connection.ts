@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, QueryOptions } from 'mysql2';
 import { DatabaseError } from '../errors.js';
@@ -21,6 +22,28 @@ export class Db {
         else resolve(rows as T[]);
       });
     });
+  }
+
+  /**
+   * Streams rows, each an array of raw Buffers (no per-field decoding in JavaScript).
+   * mysql2 tells a streaming query nothing when its connection dies (a killed connection, a
+   * server restart): the stream would wait forever. So a connection error or close fails it.
+   */
+  streamRawRows(sql: string, highWaterMark = 512): Readable {
+    const rows = this.raw
+      .query({ sql, rowsAsArray: true, typeCast: (field: { buffer(): Buffer | null }) => field.buffer() } as QueryOptions)
+      .stream({ highWaterMark });
+    const fail = (error?: unknown): void => {
+      if (!rows.readableEnded) rows.destroy(databaseError(error ?? Object.assign(new Error('connection closed'), { code: 'PROTOCOL_CONNECTION_LOST' }), this.target, sql));
+    };
+    const onClose = (): void => fail();
+    this.raw.once('error', fail);
+    this.raw.once('end', onClose);
+    rows.once('close', () => {
+      this.raw.off('error', fail);
+      this.raw.off('end', onClose);
+    });
+    return rows;
   }
 
   async close(): Promise<void> {

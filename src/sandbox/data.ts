@@ -7,13 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { escape } from 'mysql2/promise';
-import {
-  ARCHIVE_EPOCH,
-  ARCHIVE_TABLE,
-  CDR_COLUMNS,
-  CDR_EPOCH,
-  CDR_SPAN_SECONDS,
-} from './schema.js';
+import { ARCHIVE_TABLE, CDR_EPOCH, CDR_SPAN_SECONDS } from './schema.js';
 
 export interface SandboxScale {
   cdr: number;
@@ -92,12 +86,12 @@ function isBmp(s: string): boolean {
 }
 
 /** SQL expression picking one of `values` by `indexExpr` (0-based, any integer). */
-function pick(indexExpr: string, values: readonly string[]): string {
+export function pick(indexExpr: string, values: readonly string[]): string {
   return `ELT(1 + (${indexExpr}) MOD ${values.length}, ${values.map((v) => escape(v)).join(', ')})`;
 }
 
-const trickyMb4 = (indexExpr: string): string => pick(indexExpr, TRICKY_STRINGS);
-const trickyMb3 = (indexExpr: string): string => pick(indexExpr, TRICKY_STRINGS.filter(isBmp));
+export const trickyMb4 = (indexExpr: string): string => pick(indexExpr, TRICKY_STRINGS);
+export const trickyMb3 = (indexExpr: string): string => pick(indexExpr, TRICKY_STRINGS.filter(isBmp));
 
 export const DOMAINS = ['voip.example.org', 'sip.example.net', 'pbx.example.com'] as const;
 export const RESELLERS = [
@@ -107,11 +101,11 @@ export const RESELLERS = [
 ] as const;
 
 /** UUID-shaped text from an MD5, so subscriber ids agree between tables. */
-function uuidExpr(keyExpr: string): string {
+export function uuidExpr(keyExpr: string): string {
   return `INSERT(INSERT(INSERT(INSERT(MD5(CONCAT('sub-', ${keyExpr})),9,0,'-'),14,0,'-'),19,0,'-'),24,0,'-')`;
 }
-const subscriberUser = (su: string): string => `CONCAT('4312', LPAD(${su}, 6, '0'))`;
-const subscriberDomain = (su: string): string => pick(su, DOMAINS);
+export const subscriberUser = (su: string): string => `CONCAT('4312', LPAD(${su}, 6, '0'))`;
+export const subscriberDomain = (su: string): string => pick(su, DOMAINS);
 
 /**
  * Binary data of `lenExpr` bytes derived from `seedExpr`: SHA-512 blocks glued by GROUP_CONCAT in
@@ -122,137 +116,6 @@ function binaryExpr(seedExpr: string, lenExpr: string, maxBytes: number): string
   const blocks = Math.ceil(maxBytes / 64);
   return `(SELECT SUBSTRING(GROUP_CONCAT(UNHEX(SHA2(CONCAT(${seedExpr}, '/', k.seq), 512)) ORDER BY k.seq SEPARATOR ''), 1, ${lenExpr})
      FROM seq_1_to_${blocks} k WHERE k.seq <= CEIL((${lenExpr}) / 64))`;
-}
-
-interface CdrBatch {
-  table: string;
-  idOffset: number;
-  total: number;
-  epoch: number;
-  span: number;
-  from: number;
-  to: number;
-  subscribers: number;
-  /** Share of the newest rows still unexported. */
-  unexportedTail: number;
-}
-
-/** INSERT ... SELECT for one batch of CDRs (seq from..to of total). */
-export function cdrBatchSql(b: CdrBatch): string {
-  const nsub = b.subscribers;
-  // The inner query is materialised (derived_merge=off) so each value is computed once per row.
-  const inner = `SELECT seq AS n,
-    ${b.epoch} + FLOOR((seq - 1) * ${b.span} / ${b.total}) AS t,
-    CRC32(seq) AS r1, CRC32(seq + 7777777) AS r2, CRC32(seq * 3 + 1) AS r3,
-    (seq - 1) MOD ${nsub} AS su, CRC32(seq + 99991) MOD ${nsub} AS du,
-    (CRC32(seq * 3 + 1) MOD 10 < 6 OR CRC32(seq * 3 + 1) MOD 10 = 9) AS sl,
-    (CRC32(seq * 3 + 1) MOD 10 >= 6) AS dl,
-    IF(CRC32(seq * 5 + 2) MOD 10 < 7, 0, 1 + (CRC32(seq * 5 + 2) DIV 10) MOD 7) AS cs,
-    IF(CRC32(seq * 7 + 3) MOD 50 = 0, 2, IF(CRC32(seq * 7 + 3) MOD 50 < 4, 0, 1)) AS rs,
-    IF(seq > ${Math.floor(b.total * (1 - b.unexportedTail))}, 0, IF(CRC32(seq * 11) MOD 997 = 0, 2, 1)) AS es_raw
-    FROM seq_${b.from}_to_${b.to}`;
-  const mid = `SELECT i.*,
-    IF(i.sl, ${uuidExpr('i.su')}, '0') AS suuid,
-    IF(i.dl, ${uuidExpr('i.du')}, '0') AS duuid,
-    IF(i.sl, ${subscriberUser('i.su')}, CONCAT('43', 660 + i.r1 MOD 20, LPAD(i.r2 MOD 10000000, 7, '0'))) AS suser,
-    IF(i.dl, ${subscriberUser('i.du')}, CONCAT('49', 151 + i.r2 MOD 30, LPAD(i.r3 MOD 100000000, 8, '0'))) AS duser,
-    IF(i.sl, ${subscriberDomain('i.su')}, CONCAT('peer', i.r1 MOD 4, '.carrier.example')) AS sdom,
-    IF(i.dl, ${subscriberDomain('i.du')}, CONCAT('peer', i.r2 MOD 4, '.carrier.example')) AS ddom,
-    CONCAT_WS('.', IF(i.sl, 10, 203), (i.r1 >> 16) & 255, (i.r1 >> 8) & 255, 1 + i.r1 MOD 254) AS sip,
-    CONCAT_WS('.', IF(i.dl, 10, 198), (i.r2 >> 16) & 255, (i.r2 >> 8) & 255, 1 + i.r2 MOD 254) AS dip,
-    IF(i.rs = 1, i.es_raw, 0) AS es
-    FROM (${inner}) i`;
-
-  const e: Record<string, string> = {
-    id: `${b.idOffset} + g.n`,
-    // The last write to a row: export, else rating, else mediation.
-    update_time: `FROM_UNIXTIME(g.t + IF(g.es <> 0, 1805 + g.r2 MOD 1800, IF(g.rs <> 0, 305 + g.r3 MOD 600, 60)))`,
-    destination_user_dialed: `IF(g.dl, CONCAT('0', SUBSTRING(g.duser, 3)), CONCAT('00', g.duser))`,
-    destination_user_in: `g.duser`,
-    peer_auth_user: `IF(NOT g.sl AND g.r1 MOD 10 <> 0, CONCAT('peeruser', g.r1 MOD 4), NULL)`,
-    peer_auth_realm: `IF(NOT g.sl AND g.r1 MOD 10 <> 0, CONCAT('peer', g.r1 MOD 4, '.carrier.example'), NULL)`,
-    call_type: `IF(g.r2 MOD 20 < 17, 'call', ${pick('g.r2 DIV 20', ['cfu', 'cft', 'cfb', 'cfna', 'cfs', 'sms', 'cfr', 'cfo'])})`,
-    call_status: pick('g.cs', ['ok', 'busy', 'noanswer', 'cancel', 'offline', 'timeout', 'other', 'failed']),
-    call_code: pick('g.cs', ['200', '486', '480', '487', '404', '408', '500', '503']),
-    init_time: `g.t + (g.r1 MOD 1000) / 1000`,
-    start_time: `g.t + (g.r1 MOD 1000) / 1000 + IF(g.cs = 0, 2 + g.r2 MOD 20, 0)`,
-    duration: `IF(g.cs = 0, (g.r2 MOD 1800000) / 1000, 0)`,
-    call_id: `CONCAT(LPAD(HEX(g.r1), 8, '0'), '-', LPAD(HEX(g.r3), 8, '0'), '-', g.n, '@', g.sip)`,
-    header_diversion: `IF(g.r3 MOD 7 = 0, ${trickyMb3('g.r3 DIV 7')}, NULL)`,
-    header_pai: `IF(g.r1 MOD 3 = 0, CONCAT('"', g.suser, '" <sip:', g.suser, '@', g.sdom, '>'), NULL)`,
-    header_u2u: `IF(g.r2 MOD 100 = 0, HEX(g.r1), NULL)`,
-    furnished_charging_info: `IF(g.r3 MOD 200 = 0, CONCAT('fci;seq=', g.n), NULL)`,
-    rated_at: `IF(g.rs = 0, NULL, FROM_UNIXTIME(g.t + 300 + g.r3 MOD 600))`,
-    rating_status: pick('g.rs', ['unrated', 'ok', 'failed']),
-    exported_at: `IF(g.es = 0, NULL, FROM_UNIXTIME(g.t + 1800 + g.r2 MOD 1800))`,
-    export_status: pick('g.es', ['unexported', 'ok', 'failed']),
-  };
-  for (const [side, local, s, uuid, user, dom, ip, r, r2] of [
-    ['source', 'g.sl', 'g.su', 'g.suuid', 'g.suser', 'g.sdom', 'g.sip', 'g.r1', 'g.r2'],
-    ['destination', 'g.dl', 'g.du', 'g.duuid', 'g.duser', 'g.ddom', 'g.dip', 'g.r2', 'g.r3'],
-  ] as const) {
-    Object.assign(e, {
-      [`${side}_user_id`]: uuid,
-      [`${side}_provider_id`]: `IF(${local}, CAST(1 + ${s} MOD 3 AS CHAR), CAST(10 + ${r} MOD 4 AS CHAR))`,
-      [`${side}_external_subscriber_id`]: `IF(${local} AND ${r} MOD 10 <> 0, CONCAT('ext-', ${s}), NULL)`,
-      [`${side}_external_contract_id`]: `IF(${local} AND ${r2} MOD 10 <> 1, CONCAT('C', 100000 + ${s} DIV 2), NULL)`,
-      [`${side}_account_id`]: `IF(${local}, 4 + ${s} DIV 2, 0)`,
-      [`${side}_user`]: user,
-      [`${side}_domain`]: dom,
-      [`${side}_cli`]: `IF(${r} MOD 20 = 0, CONCAT('+', ${user}), ${user})`,
-      [`${side}_clir`]: `IF(${r2} MOD 25 = 0, 1, 0)`,
-      [`${side}_ip`]: ip,
-      [`${side}_user_out`]: `CONCAT('+', ${user})`,
-      [`${side}_lnp_prefix`]: `IF(${r2} MOD 50 = 0, '4399', '')`,
-      [`${side}_lnp_type`]: `IF(${r2} MOD 50 = 0, 'ported', NULL)`,
-      [`${side}_billing_profile_id`]: `IF(${local}, 1 + ${s} MOD 3, NULL)`,
-      [`${side}_concurrent_calls_quota`]: `IF(${local} AND ${r} MOD 10 <> 3, 10, NULL)`,
-      [`${side}_concurrent_calls_count`]: `IF(${local} AND ${r} MOD 10 <> 3, 1 + ${r} MOD 10, NULL)`,
-      [`${side}_concurrent_calls_count_customer`]: `IF(${local} AND ${r} MOD 10 <> 3, 1 + ${r2} MOD 10, NULL)`,
-    });
-    let k = 0;
-    for (const party of ['carrier', 'reseller', 'customer']) {
-      k++;
-      const rnd = `((${r} DIV ${k * 13}) + ${r2} * ${k})`;
-      Object.assign(e, {
-        [`${side}_${party}_cost`]: `IF(g.rs = 1 AND g.cs = 0, (${rnd} MOD 5000000) / 1000000 * ${k}, 0)`,
-        [`${side}_${party}_free_time`]: `IF(g.rs = 1 AND ${rnd} MOD 5 = 0, ${rnd} MOD 60, 0)`,
-        [`${side}_${party}_billing_fee_id`]: `IF(g.rs = 1, 1 + ${rnd} MOD 500, NULL)`,
-        [`${side}_${party}_billing_zone_id`]: `IF(g.rs = 1, 1 + ${rnd} MOD 40, NULL)`,
-      });
-    }
-  }
-  const columns = CDR_COLUMNS.map(([name]) => name);
-  const missing = columns.filter((c) => !(c in e));
-  if (missing.length > 0) throw new Error(`no generator for cdr columns: ${missing.join(', ')}`);
-  return `INSERT INTO accounting.\`${b.table}\` (${columns.map((c) => `\`${c}\``).join(', ')})
-SELECT ${columns.map((c) => e[c]).join(',\n  ')}
-FROM (${mid}) g`;
-}
-
-/** Planned batches for accounting.cdr and its archive, each one statement. */
-export function cdrBatches(scale: SandboxScale, batchRows = 200_000): CdrBatch[] {
-  const out: CdrBatch[] = [];
-  const plan = [
-    { table: ARCHIVE_TABLE, idOffset: 0, total: scale.archive, epoch: ARCHIVE_EPOCH, span: 30 * 86400, tail: 0 },
-    { table: 'cdr', idOffset: scale.archive, total: scale.cdr, epoch: CDR_EPOCH, span: CDR_SPAN_SECONDS, tail: 0.02 },
-  ];
-  for (const p of plan) {
-    for (let from = 1; from <= p.total; from += batchRows) {
-      out.push({
-        table: p.table,
-        idOffset: p.idOffset,
-        total: p.total,
-        epoch: p.epoch,
-        span: p.span,
-        from,
-        to: Math.min(p.total, from + batchRows - 1),
-        subscribers: scale.subscribers,
-        unexportedTail: p.tail,
-      });
-    }
-  }
-  return out;
 }
 
 function accSql(table: string, rows: number, idOffset: number, epoch: number): string {
@@ -292,16 +155,10 @@ async function all(conn: Connection, statements: string[]): Promise<void> {
   for (const sql of statements) await conn.query(sql);
 }
 
-/** Independent data tasks, safe to run on parallel connections in any order. */
+/** Independent data tasks (all but the CDRs), safe to run on parallel connections in any order. */
 export function dataTasks(ctx: DataContext): Task[] {
   const sc = ctx.scale;
   const tasks: Task[] = [];
-  for (const batch of cdrBatches(sc)) {
-    tasks.push({
-      name: `accounting.${batch.table}[${batch.from}..${batch.to}]`,
-      run: (c) => c.query(cdrBatchSql(batch)).then(() => undefined),
-    });
-  }
   tasks.push({
     name: 'kamailio.acc*',
     run: (c) =>

@@ -117,9 +117,10 @@ export const CDR_SECONDARY_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['utime', 'update_time'],
 ];
 
-function cdrTableDdl(name: string): string {
+function cdrTableDdl(name: string, withKeys: boolean): string {
   const cols = CDR_COLUMNS.map(([col, type]) => `  \`${col}\` ${type}`);
-  return `CREATE TABLE accounting.\`${name}\` (\n${cols.join(',\n')},\n  PRIMARY KEY (\`id\`, \`start_time\`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`;
+  const keys = withKeys ? CDR_SECONDARY_KEYS.map(([k, c]) => `,\n  KEY \`${k}\` (${c})`).join('') : '';
+  return `CREATE TABLE accounting.\`${name}\` (\n${cols.join(',\n')},\n  PRIMARY KEY (\`id\`, \`start_time\`)${keys}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`;
 }
 
 export function cdrSecondaryKeysDdl(table: string): string {
@@ -133,15 +134,18 @@ function monthStart(year: number, month: number): number {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Statements run before any data: databases, tables, and the triggers that data must fire. */
-export function schemaSql(): string[] {
+/**
+ * Statements run before any data: databases, tables, and the triggers that data must fire.
+ * cdrKeys: create accounting.cdr and its archive with their secondary keys (else add them later).
+ */
+export function schemaSql(options: { cdrKeys: boolean }): string[] {
   const s: string[] = [];
   for (const db of NGCP_DATABASES) {
     s.push(`CREATE DATABASE \`${db}\` DEFAULT CHARACTER SET utf8mb3 COLLATE utf8mb3_general_ci`);
   }
 
   // --- accounting
-  s.push(cdrTableDdl('cdr'), cdrTableDdl(ARCHIVE_TABLE));
+  s.push(cdrTableDdl('cdr', options.cdrKeys), cdrTableDdl(ARCHIVE_TABLE, options.cdrKeys));
   s.push(`CREATE TABLE accounting.mark (
   id int(10) unsigned NOT NULL AUTO_INCREMENT,
   collector varchar(255) NOT NULL,
