@@ -22,7 +22,9 @@ export async function run(env: CliEnv): Promise<number> {
   const { manifest, warnings } = await runBackup({ ...ctx, signal: env.signal }, { kind, note: values.note });
   const s = manifest.summary;
   if (values.json) {
-    env.stdout.write(JSON.stringify({ id: manifest.id, node: manifest.node, kind: manifest.kind, summary: s, objects: manifest.objects.length, warnings }) + '\n');
+    // maxRSS is in KiB: the peak of this process (the zstd children are bounded by their own buffers).
+    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    env.stdout.write(JSON.stringify({ id: manifest.id, node: manifest.node, kind: manifest.kind, summary: s, objects: manifest.objects.length, peakRssMiB, warnings }) + '\n');
   } else {
     env.stdout.write(
       [

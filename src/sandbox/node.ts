@@ -5,6 +5,8 @@
  */
 import mysql, { type Connection } from 'mysql2/promise';
 import { planCdrExport } from './cdr-files.js';
+import { randomBytes } from 'node:crypto';
+import { cdrBatchSql, cdrBatches, cdrPoolSql, cdrPools } from './cdr-data.js';
 import { dataAfterCdrTasks, dataTasks, sandboxScale, type DataContext, type SandboxScale, type Task } from './data.js';
 import { SSL_FILES, writeNodeFiles } from './files.js';
 import { ARCHIVE_TABLE, NGCP_DATABASES, cdrSecondaryKeysDdl, postDataSql, schemaSql } from './schema.js';
@@ -39,6 +41,12 @@ export interface SandboxOptions {
   replace?: boolean;
   /** Parallel connections for row generation. Default 2. */
   connections?: number;
+  /**
+   * How accounting.cdr gets its 14 secondary keys: 'bulk' creates them up front and loads each
+   * table in one transaction (InnoDB's sorted bulk load into an empty table); 'alter' loads
+   * without them on all connections in parallel, then adds them.
+   */
+  cdrStrategy?: 'bulk' | 'alter';
 }
 
 export interface SandboxNode {
@@ -124,6 +132,8 @@ async function createDatabases(
   timings: Record<string, number>,
 ): Promise<void> {
   const conns: Connection[] = [];
+  // Scratch database for the CDR value pools, dropped at the end.
+  const genDb = `ngcp_sandbox_gen_${process.pid}_${randomBytes(3).toString('hex')}`;
   try {
     for (let i = 0; i < Math.max(1, options.connections ?? 2); i++) conns.push(await connect(options.mysql.socket));
     const admin = conns[0]!;
@@ -151,28 +161,66 @@ async function createDatabases(
       await admin.query("GRANT ALL PRIVILEGES ON *.* TO 'debian-sys-maint'@'localhost' WITH GRANT OPTION");
     });
 
+    const strategy = options.cdrStrategy ?? (process.env.NGCP_SANDBOX_CDR_STRATEGY === 'alter' ? 'alter' : 'bulk');
     await timed(timings, 'schema', async () => {
       // Zero-date defaults need a permissive sql_mode (NGCP's own DDL is loaded the same way).
       await admin.query("SET SESSION sql_mode = ''");
-      for (const sql of schemaSql()) await admin.query(sql);
+      for (const sql of schemaSql({ cdrKeys: strategy === 'bulk' })) await admin.query(sql);
       await admin.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'");
     });
 
     // seq_1_to_N tables (Sequence engine) resolve only with a current database.
     for (const c of conns) await c.query('USE ngcp');
-    await timed(timings, 'data', () => runQueue(conns, dataTasks(ctx), timings));
+    const pools = cdrPools(genDb, ctx.scale);
+    await timed(timings, 'pools', async () => {
+      await admin.query(`CREATE DATABASE \`${genDb}\``);
+      for (const sql of cdrPoolSql(pools, ctx.scale)) await admin.query(sql);
+    });
+
+    const cdrTasks: Task[] = [];
+    for (const table of ['cdr', ARCHIVE_TABLE] as const) {
+      const batches = cdrBatches(ctx.scale, table);
+      if (strategy === 'bulk') {
+        // One transaction into an empty table: InnoDB sorts and builds every index page by page.
+        cdrTasks.push({
+          name: `accounting.${table}`,
+          run: async (c) => {
+            await c.query('START TRANSACTION');
+            for (const b of batches) await c.query(cdrBatchSql(pools, b));
+            await c.query('COMMIT');
+          },
+        });
+      } else {
+        for (const b of batches) {
+          cdrTasks.push({
+            name: `accounting.${table}[${b.from}..${b.to}]`,
+            run: (c) => c.query(cdrBatchSql(pools, b)).then(() => undefined),
+          });
+        }
+      }
+    }
+    await timed(timings, 'data', () => runQueue(conns, [...cdrTasks, ...dataTasks(ctx)], timings));
     await timed(timings, 'keys', () =>
-      runQueue(conns, [
-        { name: 'accounting.cdr keys', run: (c) => c.query(cdrSecondaryKeysDdl('cdr')).then(() => undefined) },
-        { name: `accounting.${ARCHIVE_TABLE} keys`, run: (c) => c.query(cdrSecondaryKeysDdl(ARCHIVE_TABLE)).then(() => undefined) },
-        ...dataAfterCdrTasks(ctx),
-      ], timings),
+      runQueue(
+        conns,
+        [
+          ...(strategy === 'alter'
+            ? ['cdr', ARCHIVE_TABLE].map((t) => ({
+                name: `accounting.${t} keys`,
+                run: (c: Connection) => c.query(cdrSecondaryKeysDdl(t)).then(() => undefined),
+              }))
+            : []),
+          ...dataAfterCdrTasks(ctx),
+        ],
+        timings,
+      ),
     );
     await timed(timings, 'postData', async () => {
       await admin.query("SET SESSION sql_mode = ''");
       for (const sql of postDataSql()) await admin.query(sql);
     });
   } finally {
+    if (conns[0]) await conns[0].query(`DROP DATABASE IF EXISTS \`${genDb}\``).catch(() => undefined);
     await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
   }
 }
