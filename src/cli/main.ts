@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   list: () => import('./list.js'),
   verify: () => import('./verify.js'),
   keygen: () => import('./keygen.js'),
+  restore: () => import('./restore.js'),
+  drill: () => import('./drill.js'),
 };
 
 const USAGE = `Usage: ngcp-backup <command> [options]
@@ -19,6 +21,8 @@ Commands:
   backup   take a snapshot (databases + node files) into the repository
   list     list the snapshots in the repository
   verify   check a snapshot's stored objects without any key
+  restore  restore a snapshot onto this node (verified, ends in ngcpcfg apply)
+  drill    restore a snapshot into a scratch MariaDB and prove it matches
   keygen   create an age identity and print its recipient
 
 Every command accepts --config FILE (default /etc/ngcp-backup/config.yml) and --help.
@@ -51,7 +55,8 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const command = await load();
     return await command.run({ args, stdout: out, stderr: err, signal: controller.signal });
   } catch (error) {
-    const failure = controller.signal.aborted && controller.signal.reason instanceof InterruptedError ? controller.signal.reason : error;
+    const reason = controller.signal.reason as unknown;
+    const failure = error instanceof InterruptedError ? error : controller.signal.aborted && reason instanceof InterruptedError ? reason : error;
     const code = exitCodeOf(failure);
     if (failure instanceof NgcpBackupError) {
       err.write(redact(`ngcp-backup ${name}: ${failure.message}`) + '\n');
@@ -64,6 +69,13 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     process.off('SIGTERM', sigterm);
   }
 }
+
+// The AWS SDK warns on every start that future versions will need Node 22: not the
+// operator's business on each nightly run (docs/install.md says it); other warnings still print.
+process.removeAllListeners('warning');
+process.on('warning', (w) => {
+  if (w.name !== 'NodeVersionSupportWarning') process.stderr.write(`ngcp-backup: warning: ${w.message}\n`);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

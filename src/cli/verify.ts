@@ -38,7 +38,8 @@ export async function pickSnapshot(storage: Storage, node: string, id: string | 
   if (!id && !latest) throw new UsageError(`ngcp-backup ${command}: give a snapshot id or --latest`);
   const refs = await listSnapshots(storage, node);
   if (latest) {
-    const newest = refs.at(-1);
+    // Safety snapshots (taken by restore itself) are not what "the latest backup" means.
+    const newest = refs.filter((r) => !/-safety-[0-9a-f]{4}$/.test(r.id)).at(-1);
     if (!newest) throw new UsageError(`no snapshot of node ${node} in ${storage.location}`);
     return newest;
   }

@@ -31,7 +31,7 @@ export async function loadConfig(file: string): Promise<Config> {
 export function validateConfig(raw: unknown, source: string): Config {
   const v = new Validator(source);
   const top = v.object(raw, '');
-  v.onlyKeys(top, '', ['node', 'mysql', 'repository', 'encryption', 'compression']);
+  v.onlyKeys(top, '', ['node', 'mysql', 'repository', 'encryption', 'compression', 'restore', 'cdr']);
 
   const node = v.object(top.node ?? {}, 'node');
   v.onlyKeys(node, 'node', ['root', 'name', 'extra_paths']);
@@ -43,6 +43,10 @@ export function validateConfig(raw: unknown, source: string): Config {
   v.onlyKeys(enc, 'encryption', ['recipients']);
   const comp = v.object(top.compression ?? {}, 'compression');
   v.onlyKeys(comp, 'compression', ['level', 'threads']);
+  const restore = v.object(top.restore ?? {}, 'restore');
+  v.onlyKeys(restore, 'restore', ['apply_command', 'work_dir']);
+  const cdr = v.object(top.cdr ?? {}, 'cdr');
+  v.onlyKeys(cdr, 'cdr', ['enabled', 'path']);
 
   const url = v.string(repo.url, 'repository.url');
   if (!/^(s3:\/\/[^/]{3,}|file:\/\/\/)/.test(url)) {
@@ -101,6 +105,14 @@ export function validateConfig(raw: unknown, source: string): Config {
     compression: {
       level: v.integer(comp.level ?? 3, 'compression.level', 1, 19),
       threads: v.integer(comp.threads ?? 1, 'compression.threads', 0, 64),
+    },
+    restore: {
+      applyCommand: v.array(restore.apply_command ?? ['ngcpcfg', 'apply'], 'restore.apply_command').map((a, i) => v.string(a, `restore.apply_command[${i}]`)),
+      workDir: v.absolutePath(restore.work_dir ?? '/var/tmp', 'restore.work_dir'),
+    },
+    cdr: {
+      enabled: v.boolean(cdr.enabled ?? false, 'cdr.enabled'),
+      path: v.absolutePath(cdr.path ?? '/home/jail/home/cdrexport', 'cdr.path'),
     },
   };
 }

@@ -45,6 +45,17 @@ export interface Config {
     level: number;
     threads: number;
   };
+  restore: {
+    /** The command run last, with the message as its final argument. */
+    applyCommand: string[];
+    /** Where downloaded (still encrypted) objects wait until they are loaded. */
+    workDir: string;
+  };
+  cdr: {
+    enabled: boolean;
+    /** Node path of the CDR export tree. */
+    path: string;
+  };
 }
 
 export const SYSTEM_SCHEMAS = ['information_schema', 'performance_schema', 'sys', 'mysql'];

@@ -17,7 +17,9 @@ export function statement(sql: string): string {
 
 /** Splits a schema/objects file into statements (the inverse of statement()). */
 export function splitStatements(text: string): string[] {
-  const body = text.replace(/^SET NAMES utf8mb4;\nDELIMITER ;;\n/, '').replace(/DELIMITER ;\n$/, '');
+  // Everything before `DELIMITER ;;` is the comment and SET NAMES a loader's session already has.
+  const start = text.indexOf('DELIMITER ;;\n');
+  const body = (start < 0 ? text : text.slice(start + 'DELIMITER ;;\n'.length)).replace(/DELIMITER ;\n$/, '');
   return body.split(STATEMENT_END).map((s) => s.trim()).filter((s) => s.length > 0 && !/^--[^\n]*$/.test(s));
 }
 
@@ -136,7 +138,11 @@ export function orderViews(views: Map<string, string>): string[] {
 /** Accounts that are not the server's or the distribution's own. */
 export const SYSTEM_USERS = ['root', 'mariadb.sys', 'mysql', 'debian-sys-maint', 'PUBLIC', ''];
 
-/** CREATE USER IF NOT EXISTS + GRANTs for every account that is not a system account. */
+/**
+ * CREATE OR REPLACE USER + GRANTs for every account that is not a system account: after a
+ * restore the backup's accounts (and password hashes, which match the restored constants.yml)
+ * are the truth, also on a fresh install whose service users have other passwords.
+ */
 export async function grantsSql(db: Db): Promise<{ sql: string; users: string[] }> {
   const users = await db.query<{ user: string; host: string }>(
     `SELECT User AS user, Host AS host FROM mysql.user WHERE User NOT IN (${SYSTEM_USERS.map(quoteString).join(',')}) ORDER BY User, Host`,
@@ -148,7 +154,7 @@ export async function grantsSql(db: Db): Promise<{ sql: string; users: string[] 
     names.push(`${u.user}@${u.host}`);
     const [create] = await db.query<Record<string, string>>(`SHOW CREATE USER ${account}`);
     const createSql = Object.values(create!)[0]!;
-    out.push(statement(createSql.replace(/^CREATE USER /, 'CREATE USER IF NOT EXISTS ')));
+    out.push(statement(createSql.replace(/^CREATE USER /, 'CREATE OR REPLACE USER ')));
     for (const g of await db.query<Record<string, string>>(`SHOW GRANTS FOR ${account}`)) {
       out.push(statement(Object.values(g)[0]!));
     }

@@ -113,7 +113,7 @@ async function isFile(root: string, nodePath: string): Promise<boolean> {
 }
 
 /** uid/gid -> name from the system's account databases (the ids on disk are this host's). */
-async function ownerNames(): Promise<{ users: Map<number, string>; groups: Map<number, string> }> {
+export async function ownerNames(): Promise<{ users: Map<number, string>; groups: Map<number, string> }> {
   const parse = async (file: string): Promise<Map<number, string>> => {
     const map = new Map<number, string>();
     try {

@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import mysql from 'mysql2/promise';
 
 const execFileAsync = promisify(execFile);
@@ -153,6 +154,16 @@ function delay(ms: number): Promise<void> {
 
 class PortInUse extends Error {}
 
+const SETPRIV = '/usr/bin/setpriv';
+let setprivPromise: Promise<boolean> | undefined;
+function hasSetpriv(): Promise<boolean> {
+  setprivPromise ??= execFileAsync(SETPRIV, ['--help']).then(
+    ({ stdout }) => stdout.includes('--pdeathsig'),
+    () => false,
+  );
+  return setprivPromise;
+}
+
 export async function startMariadbInstance(options: MariadbInstanceOptions = {}): Promise<MariadbInstance> {
   installExitHook();
   const template = await templateDatadir();
@@ -232,7 +243,12 @@ async function launch(
   args.push(...(options.serverArgs ?? []));
   const logStart = await fs.stat(errorLog).then((s) => s.size, () => 0);
 
-  const child = spawn(MARIADBD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // With setpriv, the kernel sends the server SIGTERM (a clean shutdown) when this process dies
+  // in any way, SIGKILL included, so a killed test worker leaves no server behind.
+  // Only from the main thread: the signal follows the thread that spawned, not the process.
+  const child = isMainThread && (await hasSetpriv())
+    ? spawn(SETPRIV, ['--pdeathsig', 'TERM', MARIADBD, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn(MARIADBD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(child);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {

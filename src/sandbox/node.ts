@@ -47,6 +47,12 @@ export interface SandboxOptions {
    * without them on all connections in parallel, then adds them.
    */
   cdrStrategy?: 'bulk' | 'alter';
+  /**
+   * Grow innodb_buffer_pool_size to this many bytes while generating rows, then restore it.
+   * Default: about 1.2 KB per CDR (rows and keys stay in memory), capped at 4 GiB, never shrinking;
+   * 0 leaves the server alone. Generating 2M CDRs in a 256 MB pool is disk-bound and ~5x slower.
+   */
+  generationBufferPool?: number;
 }
 
 export interface SandboxNode {
@@ -115,6 +121,21 @@ async function runQueue(conns: Connection[], tasks: Task[], timings?: Record<str
   if (failed !== undefined) throw failed;
 }
 
+/** SET GLOBAL innodb_buffer_pool_size and wait until InnoDB has finished the resize. */
+async function resizeBufferPool(conn: Connection, bytes: number): Promise<void> {
+  await conn.query('SET GLOBAL innodb_buffer_pool_size = ?', [bytes]);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const [rows] = (await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")) as unknown as [
+      Array<{ Value: string }>,
+    ];
+    const status = rows[0]?.Value ?? '';
+    if (status === '' || /completed|not started|^$/i.test(status)) return;
+    if (Date.now() > deadline) throw new Error(`innodb_buffer_pool_size resize did not finish: ${status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function timed<T>(timings: Record<string, number>, name: string, fn: () => Promise<T>): Promise<T> {
   const start = performance.now();
   try {
@@ -134,6 +155,7 @@ async function createDatabases(
   const conns: Connection[] = [];
   // Scratch database for the CDR value pools, dropped at the end.
   const genDb = `ngcp_sandbox_gen_${process.pid}_${randomBytes(3).toString('hex')}`;
+  let restorePool: number | undefined;
   try {
     for (let i = 0; i < Math.max(1, options.connections ?? 2); i++) conns.push(await connect(options.mysql.socket));
     const admin = conns[0]!;
@@ -160,6 +182,15 @@ async function createDatabases(
       await admin.query(`CREATE OR REPLACE USER 'debian-sys-maint'@'localhost' IDENTIFIED BY ${mysql.escape(debianCnfPassword)}`);
       await admin.query("GRANT ALL PRIVILEGES ON *.* TO 'debian-sys-maint'@'localhost' WITH GRANT OPTION");
     });
+
+    const originalPool = Number(
+      ((await admin.query('SELECT @@innodb_buffer_pool_size AS v')) as unknown as [Array<{ v: number }>])[0][0]!.v,
+    );
+    const wantedPool = options.generationBufferPool ?? Math.min(4 * 1024 ** 3, ctx.scale.cdr * 1200);
+    if (wantedPool > originalPool) {
+      await timed(timings, 'growBufferPool', () => resizeBufferPool(admin, wantedPool));
+      restorePool = originalPool;
+    }
 
     const strategy = options.cdrStrategy ?? (process.env.NGCP_SANDBOX_CDR_STRATEGY === 'alter' ? 'alter' : 'bulk');
     await timed(timings, 'schema', async () => {
@@ -221,6 +252,10 @@ async function createDatabases(
     });
   } finally {
     if (conns[0]) await conns[0].query(`DROP DATABASE IF EXISTS \`${genDb}\``).catch(() => undefined);
+    if (conns[0] && restorePool !== undefined) {
+      const admin = conns[0];
+      await timed(timings, 'restoreBufferPool', () => resizeBufferPool(admin, restorePool!)).catch(() => undefined);
+    }
     await Promise.all(conns.map((c) => c.end().catch(() => undefined)));
   }
 }

@@ -36,13 +36,13 @@ export interface TestNode {
 }
 
 /** A scratch MariaDB, a sandbox NGCP node on it, an age identity and a file:// repository. */
-export async function startTestNode(options: { cdrRows?: number; binlog?: boolean } = {}): Promise<TestNode> {
+export async function startTestNode(options: { cdrRows?: number; binlog?: boolean; secrets?: { constants?: string; debianCnf?: string } } = {}): Promise<TestNode> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ngcp-backup-test-'));
   const root = path.join(dir, 'root');
   const repoDir = path.join(dir, 'repo');
   await execFileAsync('mkdir', ['-p', root, repoDir]);
   const server = await startMariadbInstance({ binlog: options.binlog ?? true });
-  const sandbox = await createSandboxNode({ root, mysql: { socket: server.socket }, cdrRows: options.cdrRows ?? 2000 });
+  const sandbox = await createSandboxNode({ root, mysql: { socket: server.socket }, cdrRows: options.cdrRows ?? 2000, secrets: options.secrets });
   const { identity, recipient } = await generateIdentity();
   const identityFile = path.join(dir, 'identity.txt');
   await writeFile(identityFile, identity + '\n', { mode: 0o600 });

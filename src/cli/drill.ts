@@ -1,0 +1,41 @@
+import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
+import { UsageError } from '../errors.js';
+import { runDrill } from '../drill/drill.js';
+import { readNodeName } from '../node/facts.js';
+import { readManifest } from '../repository/manifest.js';
+import { warn } from '../report/reporter.js';
+import { parseFlags } from './args.js';
+import { COMMON_OPTIONS, openContext, type CliEnv } from './context.js';
+import { pickSnapshot } from './verify.js';
+
+export const usage = `Usage: ngcp-backup drill [ID | --latest] --identity FILE [--node NAME] [--json]
+Restores every database of a snapshot into a scratch MariaDB it starts in a temporary
+directory, checks every table's row count and checksum and the schema objects against the
+snapshot, and writes the drill report into the repository. Exit 15 on any mismatch.
+Meant for a verification host that holds the identity, not for the node.`;
+
+export async function run(env: CliEnv): Promise<number> {
+  const { values, positionals } = parseFlags('drill', env.args, { ...COMMON_OPTIONS, latest: { type: 'boolean' }, identity: { type: 'string', short: 'i' }, node: { type: 'string' } }, 1);
+  if (values.help) {
+    env.stdout.write(usage + '\n');
+    return 0;
+  }
+  if (!values.identity) throw new UsageError('ngcp-backup drill: --identity FILE is required');
+  const ctx = await openContext(env, values);
+  const identities = await readIdentities(values.identity);
+  const mode = await checkIdentityFileMode(values.identity);
+  if (mode.warning) warn(ctx.reporter, mode.warning);
+  await ctx.storage.check();
+  const node = values.node ?? (await readNodeName(ctx.config.node.root, ctx.config.node.name));
+  const ref = await pickSnapshot(ctx.storage, node, positionals[0], values.latest ?? false, 'drill');
+  const manifest = await readManifest(ctx.storage, ref.node, ref.id);
+  const report = await runDrill({ ...ctx, signal: env.signal }, manifest, identities);
+  if (values.json) env.stdout.write(JSON.stringify(report) + '\n');
+  else {
+    env.stdout.write(
+      `drill of snapshot ${report.snapshot}: PASSED in ${(report.durationMs / 1000).toFixed(1)} s, ` +
+        `${report.tablesChecked} tables match the snapshot's row counts and checksums, schema objects match\n`,
+    );
+  }
+  return 0;
+}

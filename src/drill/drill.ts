@@ -1,0 +1,103 @@
+import type { Config } from '../config/schema.js';
+import type { DatabaseDetails } from '../dump/dump-databases.js';
+import { RestoreVerificationError } from '../errors.js';
+import { loadDatabases, verifyTables } from '../load/load-databases.js';
+import { connect } from '../mysql/connection.js';
+import type { MysqlTarget } from '../mysql/credentials.js';
+import { snapshotPrefix } from '../repository/layout.js';
+import type { Manifest } from '../repository/manifest.js';
+import type { Storage } from '../repository/storage.js';
+import { info, type Reporter } from '../report/reporter.js';
+import { fetchSnapshot } from '../restore/fetch.js';
+import { startMariadbInstance } from '../sandbox/mariadb-instance.js';
+
+export const DRILL_FORMAT = 'ngcp-backup/drill/1';
+
+/** Public (no row data): stored next to the snapshot as drills/<time>.json. */
+export interface DrillReport {
+  format: typeof DRILL_FORMAT;
+  snapshot: string;
+  node: string;
+  startedAt: string;
+  durationMs: number;
+  ok: boolean;
+  tablesChecked: number;
+  tableMismatches: string[];
+  objectMismatches: string[];
+  restoredBytes: number;
+}
+
+export function drillKey(manifest: Manifest, at: Date): string {
+  return `${snapshotPrefix(manifest.node, manifest.id)}drills/${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+}
+
+/**
+ * Proves a snapshot restores: loads every database into a scratch MariaDB started in a
+ * temporary directory, recomputes every table's figures and counts the schema objects, and
+ * writes the report into the repository. A mismatch is a failed drill (exit 15).
+ */
+export async function runDrill(
+  deps: { config: Config; storage: Storage; reporter: Reporter; signal?: AbortSignal; now?: () => Date },
+  manifest: Manifest,
+  identities: string[],
+): Promise<DrillReport> {
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  const t0 = performance.now();
+  const objects = manifest.objects.filter((o) => o.role !== 'files');
+  const fetched = await fetchSnapshot(deps.storage, manifest, objects, identities, deps.config.restore.workDir, { reporter: deps.reporter, signal: deps.signal });
+  const server = await startMariadbInstance();
+  let report: DrillReport;
+  try {
+    const target: MysqlTarget = { socket: server.socket, user: 'root', describe: 'the drill MariaDB' };
+    const selection = { databases: manifest.databases, grants: true };
+    info(deps.reporter, `drill: loading snapshot ${manifest.id} into a scratch MariaDB`);
+    await loadDatabases({ target, open: fetched.open, reporter: deps.reporter, signal: deps.signal }, objects, selection, deps.config.mysql.parallel);
+    const { checked, mismatches } = await verifyTables(target, fetched.details.databases, selection, deps.config.mysql.parallel);
+    const objectMismatches = await compareObjects(target, fetched.details.databases);
+    report = {
+      format: DRILL_FORMAT,
+      snapshot: manifest.id,
+      node: manifest.node,
+      startedAt: started.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      ok: mismatches.length === 0 && objectMismatches.length === 0,
+      tablesChecked: checked,
+      tableMismatches: mismatches.map((m) => `${m.table}: rows ${m.actual.rows}/${m.expected.rows}, checksum ${m.actual.checksum}/${m.expected.checksum}`),
+      objectMismatches,
+      restoredBytes: objects.reduce((n, o) => n + o.rawSize, 0),
+    };
+  } finally {
+    await server.stop();
+    await fetched.cleanup();
+  }
+  await deps.storage.put(drillKey(manifest, started), Buffer.from(JSON.stringify(report, null, 2) + '\n'));
+  if (!report.ok) {
+    throw new RestoreVerificationError(
+      `drill of snapshot ${manifest.id} FAILED: ${[...report.tableMismatches, ...report.objectMismatches].slice(0, 10).join('; ')}`,
+    );
+  }
+  return report;
+}
+
+async function compareObjects(target: MysqlTarget, databases: DatabaseDetails[]): Promise<string[]> {
+  const db = await connect(target);
+  const out: string[] = [];
+  try {
+    for (const d of databases) {
+      const [row] = await db.query<Record<string, string>>(
+        `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS views,
+                (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) AS routines,
+                (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) AS triggers,
+                (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS events`,
+        [d.name, d.name, d.name, d.name],
+      );
+      for (const kind of ['views', 'routines', 'triggers', 'events'] as const) {
+        if (Number(row![kind]) !== d.objects[kind]) out.push(`${d.name}: ${row![kind]} ${kind}, the snapshot has ${d.objects[kind]}`);
+      }
+    }
+  } finally {
+    await db.close();
+  }
+  return out;
+}

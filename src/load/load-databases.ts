@@ -1,0 +1,225 @@
+import type { Readable } from 'node:stream';
+import type { DatabaseDetails } from '../dump/dump-databases.js';
+import { connect, quoteIdent, type Db } from '../mysql/connection.js';
+import type { MysqlTarget } from '../mysql/credentials.js';
+import { splitStatements } from '../mysql/schema-sql.js';
+import type { ManifestObject } from '../repository/manifest.js';
+import { info, type Reporter } from '../report/reporter.js';
+import { deferSecondaryKeys } from './deferred-keys.js';
+import { StatementSplitter } from './sql-lines.js';
+
+/** What to load: whole databases, or one table of one database. */
+export interface LoadSelection {
+  databases: string[];
+  table?: { database: string; table: string };
+  grants: boolean;
+}
+
+export interface LoadDeps {
+  target: MysqlTarget;
+  /** The plaintext of a snapshot object (already verified). */
+  open: (name: string) => Promise<Readable>;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  /** Called after each step, so an interrupted restore can say what it finished. */
+  progress?: (done: string) => void;
+}
+
+const LOAD_SESSION =
+  "SET NAMES utf8mb4, SESSION time_zone = '+00:00', SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', " +
+  'SESSION foreign_key_checks = 0, SESSION unique_checks = 0, SESSION check_constraint_checks = 0, SESSION net_read_timeout = 3600, SESSION wait_timeout = 86400';
+/** Tables with less data than this keep their keys (an ALTER costs more than it saves). */
+const DEFER_KEYS_ABOVE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Loads a snapshot's databases: schemas (big tables without their secondary keys), rows in
+ * parallel (one connection per worker, biggest objects first), the deferred keys, accounts
+ * and grants, then views, routines, triggers and events (after the rows, so that triggers do
+ * not fire during the load). Drops what it replaces.
+ */
+export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], selection: LoadSelection, parallel: number): Promise<void> {
+  const conns: Db[] = [];
+  try {
+    for (let i = 0; i < Math.max(1, parallel); i++) {
+      const db = await connect(deps.target);
+      await db.query(LOAD_SESSION);
+      await db.query('SET SESSION sql_log_bin = 0').catch(() => {});
+      conns.push(db);
+    }
+    const main = conns[0]!;
+    const wanted = (o: ManifestObject): boolean =>
+      o.database !== undefined &&
+      selection.databases.includes(o.database) &&
+      (!selection.table || (o.database === selection.table.database && (o.role !== 'data' || o.table === selection.table.table)));
+    const dataSize = new Map<string, number>();
+    for (const o of objects.filter((x) => x.role === 'data')) {
+      dataSize.set(`${o.database}\0${o.table}`, (dataSize.get(`${o.database}\0${o.table}`) ?? 0) + o.rawSize);
+    }
+
+    // 1. Schemas.
+    const addKeys: string[] = [];
+    for (const o of objects.filter((x) => x.role === 'schema' && wanted(x))) {
+      deps.signal?.throwIfAborted();
+      const database = o.database!;
+      const statements = splitStatements(await readText(await deps.open(o.name)));
+      if (selection.table) {
+        await main.query(`DROP TABLE IF EXISTS ${quoteIdent(database)}.${quoteIdent(selection.table.table)}`);
+      } else {
+        await main.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)}`);
+      }
+      for (const sql of statements) {
+        const table = /^CREATE TABLE `((?:[^`]|``)+)`/.exec(sql)?.[1]?.replace(/``/g, '`');
+        if (selection.table && table !== undefined && table !== selection.table.table) continue;
+        if (selection.table && /^(CREATE SEQUENCE|SELECT SETVAL)/.test(sql)) continue;
+        if (table !== undefined && (dataSize.get(`${database}\0${table}`) ?? 0) > DEFER_KEYS_ABOVE_BYTES) {
+          const d = deferSecondaryKeys(sql, `${quoteIdent(database)}.${quoteIdent(table)}`);
+          await main.query(d.create);
+          if (d.addKeys) addKeys.push(d.addKeys);
+        } else {
+          await main.query(sql);
+        }
+      }
+      deps.progress?.(`schema of ${database}`);
+    }
+    info(deps.reporter, 'schemas created', { databases: selection.databases.length });
+
+    // 2. Rows, in parallel.
+    const data = objects.filter((x) => x.role === 'data' && wanted(x)).sort((a, b) => b.rawSize - a.rawSize);
+    let next = 0;
+    let loaded = 0;
+    await Promise.all(
+      conns.map(async (db) => {
+        while (next < data.length) {
+          deps.signal?.throwIfAborted();
+          const o = data[next++]!;
+          await db.query(`USE ${quoteIdent(o.database!)}`);
+          const statements = (await deps.open(o.name)).pipe(new StatementSplitter());
+          for await (const sql of statements as AsyncIterable<string>) {
+            if (/^SET /.test(sql)) continue; // the session is already set up the same way
+            await db.query(sql);
+          }
+          loaded += o.rawSize;
+          deps.progress?.(`rows of ${o.database}.${o.table} (chunk ${o.chunk})`);
+        }
+      }),
+    );
+    info(deps.reporter, 'rows loaded', { objects: data.length, bytes: loaded });
+
+    // 3. Deferred secondary keys, one ALTER per table, in parallel.
+    let k = 0;
+    await Promise.all(
+      conns.map(async (db) => {
+        while (k < addKeys.length) {
+          deps.signal?.throwIfAborted();
+          await db.query(addKeys[k++]!);
+        }
+      }),
+    );
+    if (addKeys.length) info(deps.reporter, 'secondary keys built', { tables: addKeys.length });
+
+    // 4. Accounts and grants.
+    if (selection.grants) {
+      for (const o of objects.filter((x) => x.role === 'grants')) {
+        for (const sql of splitStatements(await readText(await deps.open(o.name)))) await main.query(sql);
+      }
+      await main.query('FLUSH PRIVILEGES');
+      deps.progress?.('accounts and grants');
+    }
+
+    // 5. Views, routines, triggers, events. A view may use a view of a database loaded later:
+    // what fails for a missing table is tried again once everything else exists.
+    let pending: Array<{ database: string; setup: string[]; sql: string }> = [];
+    for (const o of objects.filter((x) => x.role === 'objects' && wanted(x))) {
+      const database = o.database!;
+      let setup: string[] = [];
+      for (const sql of splitStatements(await readText(await deps.open(o.name)))) {
+        if (/^(SET|USE) /.test(sql)) {
+          setup = /^USE /.test(sql) ? [sql] : [setup[0] ?? `USE ${quoteIdent(database)}`, sql];
+          await main.query(sql);
+          continue;
+        }
+        if (selection.table && !isTriggerOn(sql, selection.table.table)) continue;
+        try {
+          await main.query(sql);
+        } catch (error) {
+          if (!/doesn't exist|Unknown table/i.test((error as Error).message)) throw error;
+          pending.push({ database, setup: [...setup], sql });
+        }
+      }
+      deps.progress?.(`views, routines, triggers and events of ${database}`);
+    }
+    for (let round = 0; pending.length > 0 && round < 10; round++) {
+      const failed: typeof pending = [];
+      for (const p of pending) {
+        try {
+          for (const s of p.setup) await main.query(s);
+          await main.query(p.sql);
+        } catch {
+          failed.push(p);
+        }
+      }
+      if (failed.length === pending.length) {
+        for (const s of failed[0]!.setup) await main.query(s);
+        await main.query(failed[0]!.sql); // throws the real error
+      }
+      pending = failed;
+    }
+  } finally {
+    await Promise.allSettled(conns.map((c) => c.close()));
+  }
+}
+
+function isTriggerOn(sql: string, table: string): boolean {
+  const m = /\bTRIGGER\b[\s\S]*?\b(?:BEFORE|AFTER)\s+(?:INSERT|UPDATE|DELETE)\s+ON\s+(`(?:[^`]|``)+`|\w+)/i.exec(sql);
+  return !!m && m[1]!.replace(/^`|`$/g, '').replace(/``/g, '`') === table;
+}
+
+async function readText(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export interface TableMismatch {
+  table: string;
+  expected: { rows: number; checksum: string };
+  actual: { rows: number; checksum: string };
+}
+
+/**
+ * Recomputes every restored table's row count and checksum (the same SUM(CRC32(row text)) the
+ * dump took inside the snapshot) and returns the tables that differ.
+ */
+export async function verifyTables(
+  target: MysqlTarget,
+  databases: DatabaseDetails[],
+  selection: LoadSelection,
+  parallel: number,
+): Promise<{ checked: number; mismatches: TableMismatch[] }> {
+  const work = databases
+    .filter((d) => selection.databases.includes(d.name))
+    .flatMap((d) => d.tables.filter((t) => t.hasData && (!selection.table || (selection.table.database === d.name && selection.table.table === t.name))).map((t) => ({ d, t })));
+  const mismatches: TableMismatch[] = [];
+  let next = 0;
+  const conns = await Promise.all(Array.from({ length: Math.max(1, parallel) }, () => connect(target)));
+  try {
+    await Promise.all(
+      conns.map(async (db) => {
+        await db.query("SET SESSION time_zone = '+00:00', SESSION max_statement_time = 0");
+        while (next < work.length) {
+          const { d, t } = work[next++]!;
+          const [row] = await db.query<{ n: string; s: string | null }>(
+            `SELECT COUNT(*) AS n, SUM(CRC32(${t.rowExpression})) AS s FROM ${quoteIdent(d.name)}.${quoteIdent(t.name)}`,
+          );
+          const actual = { rows: Number(row!.n), checksum: String(row!.s ?? '0') };
+          if (actual.rows !== t.rows || actual.checksum !== t.checksum) {
+            mismatches.push({ table: `${d.name}.${t.name}`, expected: { rows: t.rows!, checksum: t.checksum! }, actual });
+          }
+        }
+      }),
+    );
+  } finally {
+    await Promise.allSettled(conns.map((c) => c.close()));
+  }
+  return { checked: work.length, mismatches: mismatches.sort((a, b) => a.table.localeCompare(b.table)) };
+}

@@ -1,0 +1,51 @@
+import { Transform, type TransformCallback } from 'node:stream';
+
+/**
+ * Splits a data file written by SqlDataWriter into statements. Every row is one line and a
+ * statement ends at a line ending in ';' (row text cannot contain a raw newline), so no SQL
+ * parsing is needed; comment lines are dropped. Emits one string per statement; memory is one
+ * statement (about 1 MiB) plus one read chunk.
+ */
+export class StatementSplitter extends Transform {
+  private carry: Buffer = Buffer.alloc(0);
+  private parts: Buffer[] = [];
+
+  constructor() {
+    super({ readableObjectMode: true, readableHighWaterMark: 4 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
+    let start = 0;
+    for (;;) {
+      const nl = buf.indexOf(10, start);
+      if (nl < 0) break;
+      this.line(buf.subarray(start, nl));
+      start = nl + 1;
+    }
+    this.carry = Buffer.from(buf.subarray(start));
+    buf = Buffer.alloc(0);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.carry.length) this.line(this.carry);
+    if (this.parts.length) {
+      done(new Error('the data file ends in the middle of a statement (truncated?)'));
+      return;
+    }
+    done();
+  }
+
+  private line(line: Buffer): void {
+    if (this.parts.length === 0 && (line.length === 0 || (line[0] === 45 && line[1] === 45))) return; // blank, "--"
+    this.parts.push(line);
+    if (line[line.length - 1] === 59) {
+      // ';'
+      this.push(Buffer.concat(this.parts.flatMap((p, i) => (i === 0 ? [p] : [NL, p]))).toString('utf8'));
+      this.parts = [];
+    }
+  }
+}
+
+const NL = Buffer.from('\n');

@@ -1,0 +1,115 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { SnapshotDetails } from '../backup/backup.js';
+import { createDecryptStream } from '../crypto/age.js';
+import { IntegrityError, NgcpBackupError, ObjectNotFoundError, RefusedError } from '../errors.js';
+import { snapshotPrefix } from '../repository/layout.js';
+import type { Manifest, ManifestObject } from '../repository/manifest.js';
+import type { Storage } from '../repository/storage.js';
+import { info, type Reporter } from '../report/reporter.js';
+import { createHashStream } from '../stream/hash.js';
+import { createZstdDecompressStream } from '../stream/zstd.js';
+
+export interface FetchedSnapshot {
+  /** Plaintext of an object, streamed from the verified local (encrypted) copy. */
+  open(name: string): Promise<Readable>;
+  details: SnapshotDetails;
+  bytes: number;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Downloads the objects a restore needs into a private work directory (still encrypted: no
+ * plaintext on disk), checks each one's size and sha256 against the manifest, then decrypts and
+ * decompresses every one to the end without keeping anything, so that a wrong identity or a
+ * damaged object stops the restore before anything on the node changes.
+ */
+export async function fetchSnapshot(
+  storage: Storage,
+  manifest: Manifest,
+  objects: ManifestObject[],
+  identities: string[],
+  workRoot: string,
+  options: { reporter: Reporter; signal?: AbortSignal; concurrency?: number },
+): Promise<FetchedSnapshot> {
+  await mkdir(workRoot, { recursive: true, mode: 0o700 });
+  const need = objects.reduce((n, o) => n + o.size, 0);
+  const fs = await statfs(workRoot);
+  const free = fs.bavail * fs.bsize;
+  if (free < need * 1.05 + 64 * 1024 * 1024) {
+    throw new RefusedError(`not enough free space in ${workRoot} for the download: ${mib(need)} needed, ${mib(free)} free (set restore.work_dir)`);
+  }
+  const dir = await mkdtemp(path.join(workRoot, `ngcp-backup-restore-${manifest.id}-`));
+  const cleanup = () => rm(dir, { recursive: true, force: true });
+  const local = (name: string) => path.join(dir, name.replace(/\//g, '__'));
+  const prefix = snapshotPrefix(manifest.node, manifest.id);
+  try {
+    await each(objects, options.concurrency ?? 4, async (o) => {
+      options.signal?.throwIfAborted();
+      const hash = createHashStream();
+      try {
+        await pipeline(await storage.get(prefix + o.name), hash, createWriteStream(local(o.name), { mode: 0o600 }), { signal: options.signal });
+      } catch (error) {
+        if (error instanceof ObjectNotFoundError) throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is missing from the repository`);
+        throw error;
+      }
+      if (hash.size !== o.size || hash.sha256 !== o.sha256) {
+        throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is damaged: ${hash.size} bytes with sha256 ${hash.sha256}, the manifest says ${o.size} bytes with sha256 ${o.sha256}`);
+      }
+    });
+    info(options.reporter, 'downloaded and checked every object', { objects: objects.length, bytes: need });
+
+    const open = async (name: string): Promise<Readable> => {
+      const source = createReadStream(local(name));
+      const out = new PassThrough({ highWaterMark: 1 << 20 });
+      const stages = [createDecryptStream(identities), ...(name.endsWith('.zst.age') ? [createZstdDecompressStream()] : [])];
+      pipeline([source, ...stages, out]).catch((error: unknown) => out.destroy(describe(error, name)));
+      return out;
+    };
+    let details: SnapshotDetails | undefined;
+    await each(objects, options.concurrency ?? 2, async (o) => {
+      options.signal?.throwIfAborted();
+      const chunks: Buffer[] = [];
+      const keep = o.role === 'details';
+      await pipeline(await open(o.name), new Writable({ write: (c, _e, done) => (keep && chunks.push(c), done()) }));
+      if (keep) details = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SnapshotDetails;
+    });
+    info(options.reporter, 'every object decrypts and decompresses');
+    if (!details) throw new IntegrityError(`snapshot ${manifest.id} has no details object`);
+    return { open, details, bytes: need, cleanup };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** Names the object in a key or integrity error, so the operator knows which one. */
+function describe(error: unknown, name: string): Error {
+  if (error instanceof NgcpBackupError && !error.message.startsWith(name)) error.message = `${name}: ${error.message}`;
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Runs fn over items with a concurrency limit; after a failure takes no new item, waits for the running ones, then throws the first error. */
+async function each<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length && !failure) {
+        try {
+          await fn(items[next++]!);
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    }),
+  );
+  if (failure) throw failure.error;
+}
+
+function mib(n: number): string {
+  return `${(n / 2 ** 20).toFixed(0)} MiB`;
+}
