@@ -26,7 +26,7 @@
 # perl|none forces the interpreter of step 6; TMPDIR for the default work directory.
 #
 # Exit codes (as ngcp-backup's): 0 ok, 1 failure, 2 usage, 5 database, 10 repository,
-# 12 key, 14 integrity, 15 figures differ, 16 refused (a precondition does not hold).
+# 12 key, 13 repository access (credentials), 14 integrity, 15 figures differ, 16 refused.
 
 set -euo pipefail
 umask 077
@@ -205,6 +205,24 @@ AWS=(aws)
 
 s3_key() { printf '%s' "${PREFIX:+$PREFIX/}$1"; }
 
+# Debian's awscli 2.9 hides any S3 error whose <Message> is empty (Ceph RGW sends those) behind
+# "argument of type 'NoneType' is not iterable". The error code is in its --debug output: run
+# the command again with --debug and keep only that (the debug output never leaves the pipe).
+# Prints a message; returns 13 for refused credentials, 10 otherwise.
+aws_failure() { # message-from-stderr aws-args...
+  local msg=$1 code
+  shift
+  if [[ -z $msg || $msg == *NoneType* ]]; then
+    code=$("${AWS[@]}" --debug "$@" 2>&1 >/dev/null | grep -o -m 1 '<Code>[^<]*</Code>' | head -n 1 | sed 's/<[^>]*>//g' || true)
+    [[ -n $code ]] && msg="S3 error $code"
+  fi
+  REPLY=$msg
+  case $msg in
+    *AccessDenied* | *InvalidAccessKeyId* | *SignatureDoesNotMatch* | *Unable\ to\ locate\ credentials* | *403*) return 13 ;;
+    *) return 10 ;;
+  esac
+}
+
 list_snapshots() { # prints "node id" lines, sorted by id
   local under="snapshots/${NODE:+$NODE/}" line key rel node id
   if [[ $REPO_KIND == file ]]; then
@@ -228,7 +246,9 @@ list_snapshots() { # prints "node id" lines, sorted by id
       rm -f "$err"
       # `aws s3 ls` exits 1 with no output for an empty listing.
       [[ -z $msg ]] && return 0
-      die 10 "cannot list s3://$BUCKET/$(s3_key "$under") (check the bucket, --endpoint and the AWS credentials in the environment or ~/.aws/credentials): $msg"
+      local rc=0
+      aws_failure "$msg" s3 ls "s3://$BUCKET/$(s3_key "$under")" || rc=$?
+      die "$rc" "cannot list s3://$BUCKET/$(s3_key "$under") (check the bucket, --endpoint and the AWS credentials in the environment or ~/.aws/credentials): $REPLY"
     fi
     rm -f "$err"
     while read -r _ _ _ key; do
@@ -312,8 +332,11 @@ else
   say "downloading $src to $SNAP_DIR"
   t0=$(now_ms)
   tmpfile
-  if ! "${AWS[@]}" s3 sync --only-show-errors --no-progress "${filter[@]}" "$src" "$SNAP_DIR/" 2>"$REPLY"; then
-    die 10 "downloading $src failed: $(grep -v '^$' "$REPLY" | tail -n 3)"
+  SYNC_ERR=$REPLY
+  if ! "${AWS[@]}" s3 sync --only-show-errors --no-progress "${filter[@]}" "$src" "$SNAP_DIR/" 2>"$SYNC_ERR"; then
+    rc=0
+    aws_failure "$(grep -v '^$' "$SYNC_ERR" | tail -n 3)" s3 ls "$src" || rc=$?
+    die "$rc" "downloading $src failed: $REPLY"
   fi
   say "downloaded in $(elapsed "$t0")"
 fi
@@ -522,6 +545,11 @@ else
 fi
 if [[ -n $DB_USER ]]; then CONN+=("--user=$DB_USER"); elif [[ -z $DEFAULTS_FILE ]]; then CONN+=(--user=root); fi
 MYSQL=(mariadb "${CONN[@]}" --default-character-set=utf8mb4 --max-allowed-packet=1073741824 --batch)
+# A failed statement is printed whole by default (a 1 MiB INSERT of data, password hashes...):
+# the error line names the object and the line, that is enough.
+if [[ $MODE != files ]] && mariadb --help 2>/dev/null | grep -- '--print-query-on-error' >/dev/null; then
+  MYSQL+=(--skip-print-query-on-error)
+fi
 sql() { "${MYSQL[@]}" --skip-column-names -e "$1"; }
 sql_quiet() { "${MYSQL[@]}" --skip-column-names -e "$1" >/dev/null; }
 sql_string() { local s=${1//\\/\\\\}; s=${s//\'/\\\'}; printf "'%s'" "$s"; }
@@ -613,7 +641,7 @@ if [[ $MODE == all || $MODE == files ]]; then
     warn "owners unknown on this system, left to root: ${unknown[*]}"
   fi
   for f in /etc/ngcp-config/config.yml /etc/ngcp-config/constants.yml /etc/mysql/debian.cnf /etc/mysql/sipwise.cnf /etc/mysql/sipwise_extra.cnf; do
-    [[ -e $FILES_TO$f ]] && printf '    %s\n' "$(stat -c '%A %U:%G' -- "$FILES_TO$f") $f"
+    if [[ -e $FILES_TO$f ]]; then printf '    %s\n' "$(stat -c '%A %U:%G' -- "$FILES_TO$f") $f"; fi
   done
 fi
 

@@ -219,6 +219,13 @@ test('s3:// repository (Ceph RGW): awscli downloads, the script restores, every 
     t.is(list.code, 0, show(list));
     t.regex(list.stdout, new RegExp(`spce\\s+${id}`));
 
+    // Refused credentials: exit 13 with the store's error code, and the secret nowhere.
+    const badSecret = 'wrong-secret-0123456789abcdef';
+    const denied = await breakGlass(['--repo', repo.url, '--endpoint', repo.endpoint, '--list'], { ...repo.env, AWS_SECRET_ACCESS_KEY: badSecret });
+    t.is(denied.code, 13, show(denied));
+    t.regex(denied.stderr, /SignatureDoesNotMatch|AccessDenied|InvalidAccessKeyId/);
+    t.false(denied.stdout.includes(badSecret) || denied.stderr.includes(badSecret));
+
     server = await startMariadbInstance();
     const filesDir = path.join(work, 'files');
     const r = await breakGlass(

@@ -349,3 +349,35 @@ test('stop() removes the instance directory it created', async (t) => {
   await instance.stop();
   await t.throwsAsync(fs.access(instance.dir));
 });
+
+test('the CDR tablespace cache gives back the same table', async (t) => {
+  const instance = await startMariadbInstance();
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'ngcp-sandbox-root-'));
+  const cacheDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ngcp-sandbox-cache-'));
+  try {
+    const options = { root, mysql: { socket: instance.socket }, cdrRows: 3000, files: false, cache: true, cacheDir };
+    const first = await createSandboxNode(options);
+    t.false(first.cdrFromCache);
+    const before = await rows<{ Checksum: number }>(instance.socket, 'CHECKSUM TABLE accounting.cdr, accounting.cdr_202404');
+    const second = await createSandboxNode({ ...options, replace: true });
+    t.true(second.cdrFromCache);
+    const after = await rows<{ Checksum: number }>(instance.socket, 'CHECKSUM TABLE accounting.cdr, accounting.cdr_202404');
+    t.deepEqual(after, before);
+    t.is(await count(instance.socket, 'accounting.cdr'), 3000);
+    const [keys] = await rows<{ n: number }>(
+      instance.socket,
+      "SELECT COUNT(DISTINCT INDEX_NAME) AS n FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = 'accounting' AND TABLE_NAME = 'cdr'",
+    );
+    t.is(Number(keys!.n), 15);
+    // The triggers on cdr are created after the import.
+    const [tr] = await rows<{ n: number }>(
+      instance.socket,
+      "SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = 'accounting' AND EVENT_OBJECT_TABLE = 'cdr'",
+    );
+    t.is(Number(tr!.n), 4);
+  } finally {
+    await instance.stop();
+    await fs.rm(root, { recursive: true, force: true });
+    await fs.rm(cacheDir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,7 @@
-import { listSnapshots, readManifest } from '../repository/manifest.js';
+import type { DrillReport } from '../drill/drill.js';
+import { snapshotPrefix } from '../repository/layout.js';
+import { listSnapshots, readManifest, type Manifest } from '../repository/manifest.js';
+import type { Storage } from '../repository/storage.js';
 import { parseFlags } from './args.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
 
@@ -15,6 +18,7 @@ export async function run(env: CliEnv): Promise<number> {
   await storage.check();
   const manifests = [];
   for (const ref of await listSnapshots(storage)) manifests.push(await readManifest(storage, ref.node, ref.id));
+  const proven = await lastProven(storage, manifests);
   if (values.json) {
     const rows = manifests.map((m) => ({
       id: m.id,
@@ -25,6 +29,7 @@ export async function run(env: CliEnv): Promise<number> {
       finishedAt: m.finishedAt,
       ngcpVersion: m.ngcpVersion,
       objects: m.objects.length,
+      provenAt: proven.get(m.id) ?? null,
       ...m.summary,
     }));
     env.stdout.write(JSON.stringify(rows, null, 2) + '\n');
@@ -34,11 +39,31 @@ export async function run(env: CliEnv): Promise<number> {
     env.stdout.write(`no snapshots in ${storage.location}\n`);
     return 0;
   }
-  const table = [['ID', 'NODE', 'KIND', 'FINISHED', 'TABLES', 'ROWS', 'STORED', 'NOTE']];
+  const table = [['ID', 'NODE', 'KIND', 'FINISHED', 'TABLES', 'ROWS', 'STORED', 'PROVEN', 'NOTE']];
   for (const m of manifests) {
-    table.push([m.id, m.node, m.kind, m.finishedAt.replace(/\.\d+Z$/, 'Z'), String(m.summary.tables), String(m.summary.rows), formatBytes(m.summary.storedBytes), m.note ?? '']);
+    const p = proven.get(m.id);
+    table.push([m.id, m.node, m.kind, m.finishedAt.replace(/\.\d+Z$/, 'Z'), String(m.summary.tables), String(m.summary.rows), formatBytes(m.summary.storedBytes), p ? p.replace(/\.\d+Z$/, 'Z') : 'never', m.note ?? '']);
   }
   const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
   env.stdout.write(table.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n');
   return 0;
+}
+
+/** When each snapshot was last proven restorable: the newest passed drill report next to it. */
+async function lastProven(storage: Storage, manifests: Manifest[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const m of manifests) {
+    const reports: string[] = [];
+    for await (const o of storage.list(`${snapshotPrefix(m.node, m.id)}drills/`)) reports.push(o.key);
+    for (const key of reports.sort().reverse()) {
+      const chunks: Buffer[] = [];
+      for await (const c of await storage.get(key)) chunks.push(c as Buffer);
+      const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as DrillReport;
+      if (report.ok) {
+        out.set(m.id, report.startedAt);
+        break;
+      }
+    }
+  }
+  return out;
 }

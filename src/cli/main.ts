@@ -80,6 +80,9 @@ process.on('warning', (w) => {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // Whatever a library left open (a socket, a child being reaped) must not keep a finished
+    // command alive; the timer itself does not hold the process.
+    setTimeout(() => process.exit(code), 3000).unref();
   },
   (error: unknown) => {
     process.stderr.write(redact(`ngcp-backup: ${String(error)}`) + '\n');

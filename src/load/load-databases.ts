@@ -93,10 +93,18 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
           deps.signal?.throwIfAborted();
           const o = data[next++]!;
           await db.query(`USE ${quoteIdent(o.database!)}`);
-          const statements = (await deps.open(o.name)).pipe(new StatementSplitter());
-          for await (const sql of statements as AsyncIterable<string>) {
-            if (/^SET /.test(sql)) continue; // the session is already set up the same way
-            await db.query(sql);
+          const source = await deps.open(o.name);
+          const statements = source.pipe(new StatementSplitter());
+          source.once('error', (error) => statements.destroy(error));
+          try {
+            for await (const sql of statements as AsyncIterable<string>) {
+              if (/^SET /.test(sql)) continue; // the session is already set up the same way
+              deps.signal?.throwIfAborted();
+              await db.query(sql);
+            }
+          } finally {
+            // Leaving early (an error, SIGTERM) must stop the decrypt and zstd stages too.
+            source.destroy();
           }
           loaded += o.rawSize;
           deps.progress?.(`rows of ${o.database}.${o.table} (chunk ${o.chunk})`);

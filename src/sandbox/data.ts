@@ -4,7 +4,6 @@
  * deterministic values derived from the sequence number, so that 2M CDRs take seconds and two
  * sandboxes built from the same options hold the same rows.
  */
-import { createHash } from 'node:crypto';
 import type { Connection } from 'mysql2/promise';
 import { escape } from 'mysql2/promise';
 import { ARCHIVE_TABLE, CDR_EPOCH, CDR_SPAN_SECONDS } from './schema.js';
@@ -511,9 +510,4 @@ function smallDatabasesSql(ctx: DataContext): string[] {
        CONCAT('<message xmlns="jabber:client" type="chat"><body>', ${trickyMb4('seq')}, '</body></message>')
      FROM seq_1_to_15`,
   ];
-}
-
-/** Deterministic 32-bit value, for JS-side choices that must agree with a seed. */
-export function seededInt(seed: string, label: string): number {
-  return createHash('sha256').update(`${seed}\0${label}`).digest().readUInt32BE(0);
 }

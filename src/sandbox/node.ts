@@ -3,13 +3,23 @@
  * tree under a temporary root. Used by tests, the demo and the benchmark; never point it at a
  * production server (it refuses to touch a server that already holds NGCP databases unless told to).
  */
-import mysql, { type Connection } from 'mysql2/promise';
-import { planCdrExport } from './cdr-files.js';
 import { randomBytes } from 'node:crypto';
+import mysql, { type Connection } from 'mysql2/promise';
+import {
+  cacheKey,
+  datadirUsable,
+  defaultCacheRoot,
+  exportTables,
+  findEntry,
+  importTables,
+  serverFacts,
+  type ServerFacts,
+} from './cdr-cache.js';
 import { cdrBatchSql, cdrBatches, cdrPoolSql, cdrPools } from './cdr-data.js';
+import { planCdrExport } from './cdr-files.js';
 import { dataAfterCdrTasks, dataTasks, sandboxScale, type DataContext, type SandboxScale, type Task } from './data.js';
 import { SSL_FILES, writeNodeFiles } from './files.js';
-import { ARCHIVE_TABLE, NGCP_DATABASES, cdrSecondaryKeysDdl, postDataSql, schemaSql } from './schema.js';
+import { ARCHIVE_TABLE, NGCP_DATABASES, cdrSecondaryKeysDdl, cdrTableDdl, postDataSql, schemaSql } from './schema.js';
 import {
   DEFAULT_CONSTANTS_SEED,
   DEFAULT_DEBIAN_CNF_SEED,
@@ -42,17 +52,21 @@ export interface SandboxOptions {
   /** Parallel connections for row generation. Default 2. */
   connections?: number;
   /**
-   * How accounting.cdr gets its 14 secondary keys: 'bulk' creates them up front and loads each
-   * table in one transaction (InnoDB's sorted bulk load into an empty table); 'alter' loads
-   * without them on all connections in parallel, then adds them.
-   */
-  cdrStrategy?: 'bulk' | 'alter';
-  /**
    * Grow innodb_buffer_pool_size to this many bytes while generating rows, then restore it.
    * Default: about 1.2 KB per CDR (rows and keys stay in memory), capped at 4 GiB, never shrinking;
-   * 0 leaves the server alone. Generating 2M CDRs in a 256 MB pool is disk-bound and ~5x slower.
+   * 0 leaves the server alone. Generating 2M CDRs in a 256 MB pool is disk-bound and several
+   * times slower.
    */
   generationBufferPool?: number;
+  /**
+   * Reuse accounting.cdr and its archive from a per-machine tablespace cache when an identical
+   * pair was generated before (and store them after generating). Default: on for 200,000 rows
+   * and more, off below, and off when NGCP_BACKUP_SANDBOX_CACHE=0. Needs the server's datadir
+   * on this machine.
+   */
+  cache?: boolean;
+  /** Default NGCP_BACKUP_SANDBOX_CACHE_DIR or <tmpdir>/ngcp-backup-sandbox-cache. */
+  cacheDir?: string;
 }
 
 export interface SandboxNode {
@@ -68,11 +82,14 @@ export interface SandboxNode {
   /** accounting.mark exporter sequences, consistent with the newest completed CDR export files. */
   exporterMarks: Record<string, number>;
   sslFiles: typeof SSL_FILES;
-  /** Milliseconds per phase (users, schema, data, keys, post-data, files). */
+  /** accounting.cdr and its archive were imported from the tablespace cache, not generated. */
+  cdrFromCache: boolean;
+  /** Milliseconds per phase (users, schema, pools, data, postData, files, databases) and per data task. */
   timingsMs: Record<string, number>;
 }
 
 export const DEFAULT_NGCP_VERSION = 'mr13.5.1';
+const CACHE_MIN_ROWS = 200_000;
 export const NODE_NAME = 'spce';
 
 const DATA_SESSION = [
@@ -102,23 +119,70 @@ async function connect(socket: string): Promise<Connection> {
   return conn;
 }
 
-async function runQueue(conns: Connection[], tasks: Task[], timings?: Record<string, number>): Promise<void> {
-  const queue = [...tasks];
+interface ScheduledTask extends Task {
+  /** Names of tasks that must finish first. */
+  after?: string[];
+}
+
+/**
+ * Runs tasks on the connections in parallel, each connection taking the first task (in list
+ * order) whose dependencies are done. Stops handing out work after the first failure.
+ */
+async function runTasks(conns: Connection[], tasks: ScheduledTask[], timings?: Record<string, number>): Promise<void> {
+  const pending = [...tasks];
+  const done = new Set<string>();
+  let running = 0;
   let failed: unknown;
-  await Promise.all(
-    conns.map(async (conn) => {
-      for (let task = queue.shift(); task && failed === undefined; task = queue.shift()) {
-        try {
-          const start = performance.now();
-          await task.run(conn);
-          if (timings) timings[`task ${task.name}`] = Math.round(performance.now() - start);
-        } catch (error) {
-          failed ??= new Error(`sandbox data task "${task.name}" failed: ${(error as Error).message}`, { cause: error });
+  let wake: () => void = () => undefined;
+  let changed = new Promise<void>((r) => (wake = r));
+  const signal = (): void => {
+    const w = wake;
+    changed = new Promise<void>((r) => (wake = r));
+    w();
+  };
+  const worker = async (conn: Connection): Promise<void> => {
+    while (failed === undefined && pending.length > 0) {
+      const i = pending.findIndex((t) => (t.after ?? []).every((d) => done.has(d)));
+      if (i < 0) {
+        if (running === 0) {
+          failed ??= new Error(`sandbox data tasks wait for tasks that never run: ${pending.map((t) => t.name).join(', ')}`);
+          break;
         }
+        await changed;
+        continue;
       }
-    }),
-  );
+      const [task] = pending.splice(i, 1);
+      const start = performance.now();
+      running++;
+      try {
+        await task!.run(conn);
+        if (timings) timings[`task ${task!.name}`] = Math.round(performance.now() - start);
+        done.add(task!.name);
+      } catch (error) {
+        failed ??= new Error(`sandbox data task "${task!.name}" failed: ${(error as Error).message}`, { cause: error });
+      }
+      running--;
+      signal();
+    }
+  };
+  await Promise.all(conns.map(worker));
   if (failed !== undefined) throw failed;
+}
+
+/**
+ * Parallel INSERT ... SELECT batches into one table can deadlock on InnoDB's locks. A batch is
+ * one autocommit statement, so a deadlock rolled all of it back and running it again is safe.
+ */
+async function retryDeadlock(run: () => Promise<unknown>, attempts = 5): Promise<void> {
+  for (let i = 1; ; i++) {
+    try {
+      await run();
+      return;
+    } catch (error) {
+      if ((error as { errno?: number }).errno !== 1213 || i >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, 50 * i));
+    }
+  }
 }
 
 /** SET GLOBAL innodb_buffer_pool_size and wait until InnoDB has finished the resize. */
@@ -151,11 +215,12 @@ async function createDatabases(
   users: ServiceUser[],
   debianCnfPassword: string,
   timings: Record<string, number>,
-): Promise<void> {
+): Promise<{ cdrFromCache: boolean }> {
   const conns: Connection[] = [];
   // Scratch database for the CDR value pools, dropped at the end.
   const genDb = `ngcp_sandbox_gen_${process.pid}_${randomBytes(3).toString('hex')}`;
   let restorePool: number | undefined;
+  let cdrFromCache = false;
   try {
     for (let i = 0; i < Math.max(1, options.connections ?? 2); i++) conns.push(await connect(options.mysql.socket));
     const admin = conns[0]!;
@@ -175,81 +240,126 @@ async function createDatabases(
     }
 
     await timed(timings, 'users', async () => {
+      // Errors here name the user and the server's error code, never the statement (it holds a password).
+      const run = async (user: string, sql: string): Promise<void> => {
+        try {
+          await admin.query(sql);
+        } catch (error) {
+          const code = (error as { code?: string }).code ?? 'unknown error';
+          throw new Error(`creating MariaDB user ${user}@localhost for the sandbox failed (${code})`);
+        }
+      };
       for (const u of users) {
-        await admin.query(`CREATE OR REPLACE USER ${mysql.escape(u.user)}@'localhost' IDENTIFIED BY ${mysql.escape(u.password)}`);
-        for (const grant of u.grants) await admin.query(`GRANT ${grant} TO ${mysql.escape(u.user)}@'localhost'`);
+        await run(u.user, `CREATE OR REPLACE USER ${mysql.escape(u.user)}@'localhost' IDENTIFIED BY ${mysql.escape(u.password)}`);
+        for (const grant of u.grants) await run(u.user, `GRANT ${grant} TO ${mysql.escape(u.user)}@'localhost'`);
       }
-      await admin.query(`CREATE OR REPLACE USER 'debian-sys-maint'@'localhost' IDENTIFIED BY ${mysql.escape(debianCnfPassword)}`);
-      await admin.query("GRANT ALL PRIVILEGES ON *.* TO 'debian-sys-maint'@'localhost' WITH GRANT OPTION");
+      await run('debian-sys-maint', `CREATE OR REPLACE USER 'debian-sys-maint'@'localhost' IDENTIFIED BY ${mysql.escape(debianCnfPassword)}`);
+      await run('debian-sys-maint', "GRANT ALL PRIVILEGES ON *.* TO 'debian-sys-maint'@'localhost' WITH GRANT OPTION");
     });
 
-    const originalPool = Number(
-      ((await admin.query('SELECT @@innodb_buffer_pool_size AS v')) as unknown as [Array<{ v: number }>])[0][0]!.v,
-    );
-    const wantedPool = options.generationBufferPool ?? Math.min(4 * 1024 ** 3, ctx.scale.cdr * 1200);
-    if (wantedPool > originalPool) {
-      await timed(timings, 'growBufferPool', () => resizeBufferPool(admin, wantedPool));
-      restorePool = originalPool;
+    const cdrTables = ['cdr', ARCHIVE_TABLE] as const;
+    const pools = cdrPools(genDb, ctx.scale);
+    const batches = { cdr: cdrBatches(ctx.scale, 'cdr'), [ARCHIVE_TABLE]: cdrBatches(ctx.scale, ARCHIVE_TABLE) };
+
+    // Big CDR tables come from the tablespace cache when an identical one was generated before.
+    let cache: { facts: ServerFacts; root: string; key: string; entry?: string } | undefined;
+    const cacheWanted = options.cache ?? (process.env.NGCP_BACKUP_SANDBOX_CACHE !== '0' && ctx.scale.cdr >= CACHE_MIN_ROWS);
+    if (cacheWanted) {
+      const facts = await serverFacts(admin);
+      if (await datadirUsable(facts, '.')) {
+        const root = options.cacheDir ?? defaultCacheRoot();
+        // The scratch database name differs per run: key on a fixed one.
+        const keyPools = cdrPools('ngcp_sandbox_gen', ctx.scale);
+        const key = cacheKey(facts, [
+          ...DATA_SESSION,
+          ...cdrTables.map((t) => cdrTableDdl(t, true)),
+          ...cdrPoolSql(keyPools, ctx.scale),
+          ...cdrTables.flatMap((t) => batches[t].map((b) => cdrBatchSql(keyPools, b))),
+          ...cdrTables.map((t) => cdrSecondaryKeysDdl(t)),
+        ]);
+        cache = { facts, root, key, entry: await findEntry(root, key, cdrTables) };
+      }
     }
 
-    const strategy = options.cdrStrategy ?? (process.env.NGCP_SANDBOX_CDR_STRATEGY === 'alter' ? 'alter' : 'bulk');
     await timed(timings, 'schema', async () => {
       // Zero-date defaults need a permissive sql_mode (NGCP's own DDL is loaded the same way).
       await admin.query("SET SESSION sql_mode = ''");
-      for (const sql of schemaSql({ cdrKeys: strategy === 'bulk' })) await admin.query(sql);
+      for (const sql of schemaSql({ cdrKeys: cache?.entry !== undefined })) await admin.query(sql);
       await admin.query("SET SESSION sql_mode = 'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'");
     });
 
-    // seq_1_to_N tables (Sequence engine) resolve only with a current database.
-    for (const c of conns) await c.query('USE ngcp');
-    const pools = cdrPools(genDb, ctx.scale);
-    await timed(timings, 'pools', async () => {
-      await admin.query(`CREATE DATABASE \`${genDb}\``);
-      for (const sql of cdrPoolSql(pools, ctx.scale)) await admin.query(sql);
-    });
-
-    const cdrTasks: Task[] = [];
-    for (const table of ['cdr', ARCHIVE_TABLE] as const) {
-      const batches = cdrBatches(ctx.scale, table);
-      if (strategy === 'bulk') {
-        // One transaction into an empty table: InnoDB sorts and builds every index page by page.
-        cdrTasks.push({
-          name: `accounting.${table}`,
-          run: async (c) => {
-            await c.query('START TRANSACTION');
-            for (const b of batches) await c.query(cdrBatchSql(pools, b));
-            await c.query('COMMIT');
-          },
-        });
-      } else {
-        for (const b of batches) {
-          cdrTasks.push({
-            name: `accounting.${table}[${b.from}..${b.to}]`,
-            run: (c) => c.query(cdrBatchSql(pools, b)).then(() => undefined),
-          });
+    if (cache?.entry) {
+      const { facts, entry } = cache;
+      try {
+        await timed(timings, 'cdrCacheImport', () => importTables(admin, facts, 'accounting', cdrTables, entry));
+        cdrFromCache = true;
+      } catch {
+        // A cache entry the server refuses (say, after a server upgrade) is regenerated.
+        for (const t of cdrTables) {
+          await admin.query(`DROP TABLE IF EXISTS accounting.\`${t}\``);
+          await admin.query(cdrTableDdl(t, false));
         }
+        cache.entry = undefined;
       }
     }
-    await timed(timings, 'data', () => runQueue(conns, [...cdrTasks, ...dataTasks(ctx)], timings));
-    await timed(timings, 'keys', () =>
-      runQueue(
-        conns,
-        [
-          ...(strategy === 'alter'
-            ? ['cdr', ARCHIVE_TABLE].map((t) => ({
-                name: `accounting.${t} keys`,
-                run: (c: Connection) => c.query(cdrSecondaryKeysDdl(t)).then(() => undefined),
-              }))
-            : []),
-          ...dataAfterCdrTasks(ctx),
-        ],
-        timings,
-      ),
-    );
+
+    // seq_1_to_N tables (Sequence engine) resolve only with a current database.
+    for (const c of conns) await c.query('USE ngcp');
+    const tasks: ScheduledTask[] = [];
+    const cdrBatchNames: string[] = [];
+    if (!cdrFromCache) {
+      const originalPool = Number(
+        ((await admin.query('SELECT @@innodb_buffer_pool_size AS v')) as unknown as [Array<{ v: number }>])[0][0]!.v,
+      );
+      const wantedPool = options.generationBufferPool ?? Math.min(4 * 1024 ** 3, ctx.scale.cdr * 1200);
+      if (wantedPool > originalPool) {
+        await timed(timings, 'growBufferPool', () => resizeBufferPool(admin, wantedPool));
+        restorePool = originalPool;
+      }
+      await timed(timings, 'pools', async () => {
+        await admin.query(`CREATE DATABASE \`${genDb}\``);
+        for (const sql of cdrPoolSql(pools, ctx.scale)) await admin.query(sql);
+      });
+
+      // The CDR rows go in first on every connection, without secondary keys; the single-threaded
+      // ALTER that adds the 14 keys to accounting.cdr (the longest step) then overlaps the rest.
+      // (Loading with the keys in place, one transaction per empty table, InnoDB's bulk-load
+      // path, measured ~3x slower at 2M rows.)
+      const names: Record<string, string[]> = {};
+      const archive: ScheduledTask[] = [];
+      for (const table of cdrTables) {
+        names[table] = batches[table].map((b) => `accounting.${table}[${b.from}..${b.to}]`);
+        (table === 'cdr' ? tasks : archive).push(
+          ...batches[table].map((b, i) => ({
+            name: names[table]![i]!,
+            run: (c: Connection) => retryDeadlock(() => c.query(cdrBatchSql(pools, b))),
+          })),
+        );
+      }
+      const keysTask = (table: string): ScheduledTask => ({
+        name: `accounting.${table} keys`,
+        after: names[table],
+        run: (c) => c.query(cdrSecondaryKeysDdl(table)).then(() => undefined),
+      });
+      tasks.push(keysTask('cdr'), ...archive, keysTask(ARCHIVE_TABLE));
+      cdrBatchNames.push(...names.cdr!, ...names[ARCHIVE_TABLE]!);
+    }
+    tasks.push(...dataTasks(ctx));
+    for (const t of dataAfterCdrTasks(ctx)) tasks.push({ ...t, after: cdrBatchNames });
+    await timed(timings, 'data', () => runTasks(conns, tasks, timings));
+
+    if (cache && !cdrFromCache) {
+      const { facts, root, key } = cache;
+      // Best effort: a full disk costs the next run time, not this run its sandbox.
+      await timed(timings, 'cdrCacheExport', () => exportTables(admin, facts, 'accounting', cdrTables, root, key)).catch(
+        () => undefined,
+      );
+    }
     await timed(timings, 'postData', async () => {
       await admin.query("SET SESSION sql_mode = ''");
       for (const sql of postDataSql()) await admin.query(sql);
     });
+    return { cdrFromCache };
   } finally {
     if (conns[0]) await conns[0].query(`DROP DATABASE IF EXISTS \`${genDb}\``).catch(() => undefined);
     if (conns[0] && restorePool !== undefined) {
@@ -272,8 +382,13 @@ export async function createSandboxNode(options: SandboxOptions): Promise<Sandbo
   const ctx: DataContext = { scale, ngcpVersion, nodeName: NODE_NAME, marks: cdrPlan.marks, seed: constantsSeed };
 
   const jobs: Array<Promise<void>> = [];
+  let cdrFromCache = false;
   if (options.databases !== false) {
-    jobs.push(timed(timingsMs, 'databases', () => createDatabases(options, ctx, users, debianCnfPassword, timingsMs)));
+    jobs.push(
+      timed(timingsMs, 'databases', async () => {
+        ({ cdrFromCache } = await createDatabases(options, ctx, users, debianCnfPassword, timingsMs));
+      }),
+    );
   }
   if (options.files !== false) {
     jobs.push(
@@ -305,6 +420,7 @@ export async function createSandboxNode(options: SandboxOptions): Promise<Sandbo
     scale,
     exporterMarks: Object.fromEntries(cdrPlan.marks),
     sslFiles: SSL_FILES,
+    cdrFromCache,
     timingsMs,
   };
 }

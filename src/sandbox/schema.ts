@@ -117,7 +117,7 @@ export const CDR_SECONDARY_KEYS: ReadonlyArray<readonly [string, string]> = [
   ['utime', 'update_time'],
 ];
 
-function cdrTableDdl(name: string, withKeys: boolean): string {
+export function cdrTableDdl(name: string, withKeys: boolean): string {
   const cols = CDR_COLUMNS.map(([col, type]) => `  \`${col}\` ${type}`);
   const keys = withKeys ? CDR_SECONDARY_KEYS.map(([k, c]) => `,\n  KEY \`${k}\` (${c})`).join('') : '';
   return `CREATE TABLE accounting.\`${name}\` (\n${cols.join(',\n')},\n  PRIMARY KEY (\`id\`, \`start_time\`)${keys}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 COLLATE=utf8mb3_general_ci`;
