@@ -1,12 +1,7 @@
-import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
-import { UsageError } from '../errors.js';
 import { runDrill } from '../drill/drill.js';
-import { readNodeName } from '../node/facts.js';
-import { readManifest } from '../repository/manifest.js';
-import { warn } from '../report/reporter.js';
 import { parseFlags } from './args.js';
-import { COMMON_OPTIONS, openContext, type CliEnv } from './context.js';
-import { pickSnapshot } from './verify.js';
+import { COMMON_OPTIONS, type CliEnv } from './context.js';
+import { openSnapshotWithKey } from './snapshot-args.js';
 
 export const usage = `Usage: ngcp-backup drill [ID | --latest] --identity FILE [--node NAME] [--json]
 Restores every database of a snapshot into a scratch MariaDB it starts in a temporary
@@ -20,15 +15,7 @@ export async function run(env: CliEnv): Promise<number> {
     env.stdout.write(usage + '\n');
     return 0;
   }
-  if (!values.identity) throw new UsageError('ngcp-backup drill: --identity FILE is required');
-  const ctx = await openContext(env, values);
-  const identities = await readIdentities(values.identity);
-  const mode = await checkIdentityFileMode(values.identity);
-  if (mode.warning) warn(ctx.reporter, mode.warning);
-  await ctx.storage.check();
-  const node = values.node ?? (await readNodeName(ctx.config.node.root, ctx.config.node.name));
-  const ref = await pickSnapshot(ctx.storage, node, positionals[0], values.latest ?? false, 'drill');
-  const manifest = await readManifest(ctx.storage, ref.node, ref.id);
+  const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'drill', values, positionals[0]);
   const report = await runDrill({ ...ctx, signal: env.signal }, manifest, identities);
   if (values.json) env.stdout.write(JSON.stringify(report) + '\n');
   else {

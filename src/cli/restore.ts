@@ -1,13 +1,9 @@
 import { createInterface } from 'node:readline/promises';
-import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
 import { UsageError } from '../errors.js';
-import { readNodeName } from '../node/facts.js';
-import { readManifest } from '../repository/manifest.js';
-import { warn } from '../report/reporter.js';
 import { runRestore } from '../restore/restore.js';
 import { parseFlags } from './args.js';
-import { COMMON_OPTIONS, openContext, type CliEnv } from './context.js';
-import { pickSnapshot } from './verify.js';
+import { COMMON_OPTIONS, type CliEnv } from './context.js';
+import { openSnapshotWithKey } from './snapshot-args.js';
 
 export const usage = `Usage: ngcp-backup restore [ID | --latest] --identity FILE [options]
 Restores a snapshot onto the node the config describes (node.root, mysql): downloads and
@@ -52,15 +48,7 @@ export async function run(env: CliEnv): Promise<number> {
   if (values.only !== undefined && values.only !== 'files' && values.only !== 'databases') {
     throw new UsageError(`ngcp-backup restore: --only must be files or databases, got ${JSON.stringify(values.only)}`);
   }
-  if (!values.identity) throw new UsageError('ngcp-backup restore: --identity FILE is required (the age identity that decrypts the snapshot)');
-  const ctx = await openContext(env, values);
-  const identities = await readIdentities(values.identity);
-  const mode = await checkIdentityFileMode(values.identity);
-  if (mode.warning) warn(ctx.reporter, mode.warning);
-  await ctx.storage.check();
-  const node = values.node ?? (await readNodeName(ctx.config.node.root, ctx.config.node.name));
-  const ref = await pickSnapshot(ctx.storage, node, positionals[0], values.latest ?? false, 'restore');
-  const manifest = await readManifest(ctx.storage, ref.node, ref.id);
+  const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'restore', values, positionals[0]);
 
   const report = await runRestore(
     {

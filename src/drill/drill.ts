@@ -3,6 +3,7 @@ import type { DatabaseDetails } from '../dump/dump-databases.js';
 import { RestoreVerificationError } from '../errors.js';
 import { loadDatabases, verifyTables } from '../load/load-databases.js';
 import { connect } from '../mysql/connection.js';
+import { countSchemaObjects } from '../mysql/schema-sql.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
 import { snapshotPrefix } from '../repository/layout.js';
 import type { Manifest } from '../repository/manifest.js';
@@ -85,15 +86,9 @@ async function compareObjects(target: MysqlTarget, databases: DatabaseDetails[])
   const out: string[] = [];
   try {
     for (const d of databases) {
-      const [row] = await db.query<Record<string, string>>(
-        `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS views,
-                (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) AS routines,
-                (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) AS triggers,
-                (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS events`,
-        [d.name, d.name, d.name, d.name],
-      );
+      const counts = await countSchemaObjects(db, d.name);
       for (const kind of ['views', 'routines', 'triggers', 'events'] as const) {
-        if (Number(row![kind]) !== d.objects[kind]) out.push(`${d.name}: ${row![kind]} ${kind}, the snapshot has ${d.objects[kind]}`);
+        if (counts[kind] !== d.objects[kind]) out.push(`${d.name}: ${counts[kind]} ${kind}, the snapshot has ${d.objects[kind]}`);
       }
     }
   } finally {

@@ -162,3 +162,15 @@ export async function grantsSql(db: Db): Promise<{ sql: string; users: string[] 
   out.push(FOOTER);
   return { sql: out.join(''), users: names };
 }
+
+/** How many views, routines, triggers and events a database has (what a restore must recreate). */
+export async function countSchemaObjects(db: Db, database: string): Promise<ObjectCounts> {
+  const [row] = await db.query<Record<keyof ObjectCounts, string>>(
+    `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS views,
+            (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) AS routines,
+            (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) AS triggers,
+            (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS events`,
+    [database, database, database, database],
+  );
+  return { views: Number(row!.views), routines: Number(row!.routines), triggers: Number(row!.triggers), events: Number(row!.events) };
+}

@@ -7,6 +7,7 @@ import type { ExecutionContext } from 'ava';
 import type { SnapshotDetails } from '../../src/backup/backup.js';
 import type { Manifest } from '../../src/repository/manifest.js';
 import { connect } from '../../src/mysql/connection.js';
+import { countSchemaObjects } from '../../src/mysql/schema-sql.js';
 import { startMariadbInstance } from '../../src/sandbox/mariadb-instance.js';
 import { decryptWithCli } from './node.js';
 
@@ -60,18 +61,7 @@ export async function restoreByHand(
         t.is(String(row!.s ?? "0"), table.checksum!, `${d.name}.${table.name} checksum`);
         checked++;
       }
-      const [counts] = await db.query<Record<string, string>>(
-        `SELECT (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS views,
-                (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) AS routines,
-                (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) AS triggers,
-                (SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = ?) AS events`,
-        [d.name, d.name, d.name, d.name],
-      );
-      t.deepEqual(
-        { views: Number(counts!.views), routines: Number(counts!.routines), triggers: Number(counts!.triggers), events: Number(counts!.events) },
-        d.objects,
-        `${d.name} schema objects`,
-      );
+      t.deepEqual(await countSchemaObjects(db, d.name), d.objects, `${d.name} schema objects`);
     }
     t.true(checked > 20, `figures checked on ${checked} tables`);
     await db.close();
