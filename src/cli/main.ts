@@ -13,6 +13,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keygen: () => import('./keygen.js'),
   restore: () => import('./restore.js'),
   drill: () => import('./drill.js'),
+  prune: () => import('./prune.js'),
+  cdr: () => import('./cdr.js'),
 };
 
 const USAGE = `Usage: ngcp-backup <command> [options]
@@ -23,6 +25,8 @@ Commands:
   verify   check a snapshot's stored objects without any key
   restore  restore a snapshot onto this node (verified, ends in ngcpcfg apply)
   drill    restore a snapshot into a scratch MariaDB and prove it matches
+  prune    remove snapshots the retention policies no longer keep
+  cdr      ship exported CDR files (cdr ship), bring them back (cdr restore)
   keygen   create an age identity and print its recipient
 
 Every command accepts --config FILE (default /etc/ngcp-backup/config.yml) and --help.

@@ -46,7 +46,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const restore = v.object(top.restore ?? {}, 'restore');
   v.onlyKeys(restore, 'restore', ['apply_command', 'work_dir']);
   const cdr = v.object(top.cdr ?? {}, 'cdr');
-  v.onlyKeys(cdr, 'cdr', ['enabled', 'path']);
+  v.onlyKeys(cdr, 'cdr', ['enabled', 'path', 'state_dir', 'retention_years', 'remove_local_after_days']);
 
   const url = v.string(repo.url, 'repository.url');
   if (!/^(s3:\/\/[^/]{3,}|file:\/\/\/)/.test(url)) {
@@ -113,6 +113,9 @@ export function validateConfig(raw: unknown, source: string): Config {
     cdr: {
       enabled: v.boolean(cdr.enabled ?? false, 'cdr.enabled'),
       path: v.absolutePath(cdr.path ?? '/home/jail/home/cdrexport', 'cdr.path'),
+      stateDir: v.absolutePath(cdr.state_dir ?? '/var/lib/ngcp-backup', 'cdr.state_dir'),
+      retentionYears: cdr.retention_years === undefined ? undefined : v.integer(cdr.retention_years, 'cdr.retention_years', 1, 100),
+      removeLocalAfterDays: cdr.remove_local_after_days === undefined ? undefined : v.integer(cdr.remove_local_after_days, 'cdr.remove_local_after_days', 0, 36500),
     },
   };
 }

@@ -55,6 +55,12 @@ export interface Config {
     enabled: boolean;
     /** Node path of the CDR export tree. */
     path: string;
+    /** Host directory for the local shipping record and lock. */
+    stateDir: string;
+    /** Years shipped files stay in the repository; undefined keeps them forever. */
+    retentionYears: number | undefined;
+    /** Days after which shipped and verified local files are removed; undefined never removes. */
+    removeLocalAfterDays: number | undefined;
   };
 }
 

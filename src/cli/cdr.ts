@@ -1,0 +1,123 @@
+import path from 'node:path';
+import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
+import { RefusedError, UsageError } from '../errors.js';
+import { readNodeName } from '../node/facts.js';
+import { warn } from '../report/reporter.js';
+import { DEFAULT_STATE_DIR } from '../cdr/record.js';
+import { restoreCdrFiles, selectCdrRestore } from '../cdr/restore.js';
+import { shipCdrFiles } from '../cdr/ship.js';
+import { parseFlags } from './args.js';
+import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
+
+export const usage = `Usage: ngcp-backup cdr ship [--dry-run] [options]
+       ngcp-backup cdr restore [--from YYYY-MM-DD] [--to YYYY-MM-DD] --identity FILE [options]
+ship: uploads every complete CDR export file (cdr.path) once, compressed and encrypted, to
+cdr/<node>/<path>.zst.age; skips files still being written (<name>.<pid>); ships files whose
+MD5 trailer does not match aside under cdr/<node>/damaged/ and never removes them; then applies
+the CDR policy (repository retention, removal of local copies verified in the repository).
+restore: brings shipped files back into the export tree (content, mode, mtime; owner as root);
+files already present are left alone.
+  --dry-run          say what would be done, change nothing
+  --from, --to DAY   restore only files exported on these days (UTC, inclusive)
+  --identity FILE    age identity that decrypts the repository (restore)
+  --node NAME        files of another node (restore onto a replacement machine)
+  --state-dir DIR    where the local record lives (default ${DEFAULT_STATE_DIR})`;
+
+/** Keys the config may carry under cdr: beyond enabled/path (wired by the config loader). */
+
+export async function run(env: CliEnv): Promise<number> {
+  const { values, positionals } = parseFlags(
+    'cdr',
+    env.args,
+    {
+      ...COMMON_OPTIONS,
+      'dry-run': { type: 'boolean' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      identity: { type: 'string', short: 'i' },
+      node: { type: 'string' },
+      'state-dir': { type: 'string' },
+    },
+    1,
+  );
+  if (values.help) {
+    env.stdout.write(usage + '\n');
+    return 0;
+  }
+  const sub = positionals[0];
+  if (sub !== 'ship' && sub !== 'restore') throw new UsageError(`ngcp-backup cdr: give a subcommand, ship or restore (see ngcp-backup cdr --help)`);
+  if (sub === 'ship' && (values.from || values.to || values.identity)) throw new UsageError('ngcp-backup cdr ship: --from, --to and --identity belong to cdr restore');
+  if (sub === 'ship' && values.node) throw new UsageError('ngcp-backup cdr ship: --node belongs to cdr restore (ship always ships this node)');
+  if (sub === 'restore' && !values.identity) throw new UsageError('ngcp-backup cdr restore: --identity FILE is required (the age identity that decrypts the repository)');
+
+  if (sub === 'restore') selectCdrRestore([], values.from, values.to); // checks the dates before anything else
+
+  const ctx = await openContext(env, values);
+  const cdr = ctx.config.cdr;
+  const stateDir = values['state-dir'] ?? cdr.stateDir;
+  const exportDir = path.join(ctx.config.node.root, cdr.path);
+  await ctx.storage.check();
+  const ownNode = await readNodeName(ctx.config.node.root, ctx.config.node.name);
+
+  if (sub === 'ship') {
+    if (!cdr.enabled) throw new RefusedError('CDR shipping is off in the config (set cdr.enabled: true)');
+    const result = await shipCdrFiles({
+      storage: ctx.storage,
+      recipients: ctx.config.encryption.recipients,
+      compression: ctx.config.compression,
+      signal: env.signal,
+      node: ownNode,
+      exportDir,
+      stateDir,
+      dryRun: values['dry-run'] ?? false,
+      reporter: ctx.reporter,
+      policy: { retentionYears: cdr.retentionYears, removeLocalAfterDays: cdr.removeLocalAfterDays },
+    });
+    if (values.json) {
+      env.stdout.write(JSON.stringify(result) + '\n');
+      return 0;
+    }
+    const verb = result.dryRun ? 'would ship' : 'shipped';
+    const lines = [
+      `${result.files} files in ${exportDir}: ${verb} ${result.shipped.length} (${formatBytes(result.bytes)}), ${result.alreadyShipped} already shipped, ${result.inProgress.length} being written (skipped)`,
+      ...result.damaged.map((p) => `  damaged (MD5 trailer does not match), ${result.dryRun ? 'would be shipped' : 'shipped'} aside, kept: ${p}`),
+      ...(result.damagedKnown.length ? [`  ${result.damagedKnown.length} damaged files shipped aside earlier are still in the tree (never removed)`] : []),
+      ...result.changed.map((p) => `  changed after shipping, not shipped again: ${p}`),
+      ...(result.policy
+        ? [`  policy: ${result.policy.removedLocal.length} local files ${result.dryRun ? 'would be ' : ''}removed after verification, ${result.policy.keptUnverified.length} kept (not verified), ${result.policy.pruned.length} past retention ${result.dryRun ? 'would be ' : ''}removed from the repository`]
+        : []),
+      ...(result.dryRun ? ['dry run: nothing was changed'] : []),
+    ];
+    env.stdout.write(lines.join('\n') + '\n');
+    return 0;
+  }
+
+  const identities = await readIdentities(values.identity!);
+  const mode = await checkIdentityFileMode(values.identity!);
+  if (mode.warning) warn(ctx.reporter, mode.warning);
+  const result = await restoreCdrFiles({
+    storage: ctx.storage,
+    node: values.node ?? ownNode,
+    exportDir,
+    stateDir,
+    identities,
+    from: values.from,
+    to: values.to,
+    dryRun: values['dry-run'] ?? false,
+    reporter: ctx.reporter,
+    signal: env.signal,
+  });
+  if (values.json) {
+    env.stdout.write(JSON.stringify(result) + '\n');
+    return 0;
+  }
+  env.stdout.write(
+    [
+      `${result.selected} shipped files in range: ${result.dryRun ? 'would restore' : 'restored'} ${result.restored.length} (${formatBytes(result.bytes)}), ${result.present} already present`,
+      ...result.conflicts.map((p) => `  a different file is in the way, left alone: ${p}`),
+      ...result.missing.map((p) => `  missing from the repository: ${p}`),
+      ...(result.dryRun ? ['dry run: nothing was changed'] : []),
+    ].join('\n') + '\n',
+  );
+  return 0;
+}

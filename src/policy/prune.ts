@@ -1,0 +1,153 @@
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { manifestKey, snapshotPrefix, snapshotsPrefix, SNAPSHOT_ID, snapshotTime } from '../repository/layout.js';
+import { readManifest } from '../repository/manifest.js';
+import { S3Storage } from '../repository/s3-storage.js';
+import type { Storage } from '../repository/storage.js';
+import { planRetention, type Policies } from './retention.js';
+
+/**
+ * Prune, as plan then apply: planPrune reads the repository and decides (nothing is changed);
+ * applyPrune removes exactly what the plan says, each snapshot manifest first so that a crash
+ * half-way leaves an incomplete snapshot (invisible, like an interrupted backup), never a
+ * manifest pointing at missing objects.
+ */
+
+export interface PrunePlanSnapshot {
+  node: string;
+  id: string;
+  kind: string;
+  finishedAt: string;
+  verified: boolean;
+  /** `locked`: the policy would remove it, but S3 Object Lock protects an object of it. */
+  action: 'keep' | 'remove' | 'locked';
+  reasons: string[];
+}
+
+export interface PrunePlan {
+  location: string;
+  now: string;
+  snapshots: PrunePlanSnapshot[];
+}
+
+export interface PruneResult {
+  removed: Array<{ node: string; id: string; objects: number }>;
+  locked: Array<{ node: string; id: string; reasons: string[] }>;
+  failed: Array<{ node: string; id: string; error: string }>;
+}
+
+const CONCURRENCY = 8;
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+async function readJson(storage: Storage, key: string): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of await storage.get(key)) chunks.push(c as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Reads every complete snapshot (of one node, or all) and plans each node on its own. */
+export async function planPrune(storage: Storage, node: string | undefined, policies: Pick<Policies, 'kinds'>, now: Date): Promise<PrunePlan> {
+  // One listing gives manifests, drill reports and every object, instead of one per snapshot.
+  const snaps = new Map<string, { node: string; id: string; drills: string[]; keys: string[]; complete: boolean }>();
+  for await (const o of storage.list(snapshotsPrefix(node))) {
+    const m = /^snapshots\/([^/]+)\/([^/]+)\/(.+)$/.exec(o.key);
+    if (!m || !SNAPSHOT_ID.test(m[2]!)) continue;
+    const k = `${m[1]}/${m[2]}`;
+    let s = snaps.get(k);
+    if (!s) snaps.set(k, (s = { node: m[1]!, id: m[2]!, drills: [], keys: [], complete: false }));
+    s.keys.push(o.key);
+    if (m[3] === 'manifest.json') s.complete = true;
+    else if (/^drills\/[^/]+\.json$/.test(m[3]!)) s.drills.push(o.key);
+  }
+  // Incomplete snapshots (no manifest) are not snapshots: backup's cleanup deals with them.
+  const complete = [...snaps.values()].filter((s) => s.complete);
+
+  const read = await mapLimit(complete, CONCURRENCY, async (s) => {
+    const manifest = await readManifest(storage, s.node, s.id);
+    let verified = false;
+    for (const key of s.drills.sort().reverse()) {
+      try {
+        if ((await readJson(storage, key) as { ok?: unknown } | null)?.ok === true) {
+          verified = true;
+          break;
+        }
+      } catch {
+        // An unreadable drill report proves nothing; it does not stop prune either.
+      }
+    }
+    const finishedAt = Number.isNaN(Date.parse(manifest.finishedAt)) ? snapshotTime(s.id).toISOString() : manifest.finishedAt;
+    return { ...s, kind: manifest.kind as string, finishedAt, verified };
+  });
+
+  const byNode = new Map<string, typeof read>();
+  for (const s of read) byNode.set(s.node, [...(byNode.get(s.node) ?? []), s]);
+
+  const out: PrunePlanSnapshot[] = [];
+  for (const [n, list] of [...byNode].sort(([a], [b]) => a.localeCompare(b))) {
+    const plan = planRetention(list, policies, now);
+    const info = new Map(list.map((s) => [s.id, s]));
+    const entries = await mapLimit(plan, CONCURRENCY, async (e): Promise<PrunePlanSnapshot> => {
+      const s = info.get(e.id)!;
+      const base = { node: n, id: e.id, kind: s.kind, finishedAt: s.finishedAt, verified: s.verified };
+      if (e.action === 'remove') {
+        const lock = await lockedUntil(storage, s.keys, now);
+        if (lock) return { ...base, action: 'locked', reasons: [...e.reasons, lock] };
+      }
+      return { ...base, action: e.action, reasons: e.reasons };
+    });
+    out.push(...entries);
+  }
+  return { location: storage.location, now: now.toISOString(), snapshots: out };
+}
+
+/**
+ * Why one of the keys cannot be deleted yet (S3 Object Lock retention or legal hold), or
+ * undefined. Must be asked before deleting: in a versioned (lockable) bucket a plain delete
+ * "succeeds" by hiding the object behind a delete marker, which would hide the manifest of a
+ * snapshot whose data stays locked.
+ */
+async function lockedUntil(storage: Storage, keys: string[], now: Date): Promise<string | undefined> {
+  if (!(storage instanceof S3Storage)) return undefined;
+  const full = (k: string) => (storage.prefix === '' ? k : `${storage.prefix}/${k}`);
+  const found = await mapLimit(keys, CONCURRENCY, async (key) => {
+    const head = await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: full(key) }));
+    if (head.ObjectLockLegalHoldStatus === 'ON') return `${key} is under an Object Lock legal hold`;
+    const until = head.ObjectLockRetainUntilDate;
+    if (until && until.getTime() > now.getTime()) return `Object Lock (${head.ObjectLockMode ?? 'retention'}) until ${until.toISOString()}`;
+    return undefined;
+  });
+  return found.find((f) => f !== undefined);
+}
+
+/** Removes what the plan says to remove; never throws for one snapshot, reports it instead. */
+export async function applyPrune(storage: Storage, plan: PrunePlan, options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
+  const result: PruneResult = { removed: [], locked: [], failed: [] };
+  for (const s of plan.snapshots) {
+    // Stop only between snapshots: each one is removed whole or not touched.
+    options.signal?.throwIfAborted();
+    if (s.action === 'locked') result.locked.push({ node: s.node, id: s.id, reasons: s.reasons });
+    if (s.action !== 'remove') continue;
+    try {
+      // Manifest first: from here on the snapshot does not exist for list, restore or verify.
+      await storage.remove(manifestKey(s.node, s.id));
+      const keys: string[] = [];
+      for await (const o of storage.list(snapshotPrefix(s.node, s.id))) keys.push(o.key);
+      await mapLimit(keys, CONCURRENCY, (k) => storage.remove(k));
+      result.removed.push({ node: s.node, id: s.id, objects: keys.length + 1 });
+    } catch (err) {
+      result.failed.push({ node: s.node, id: s.id, error: (err as Error).message });
+    }
+  }
+  return result;
+}
