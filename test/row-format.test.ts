@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { connect, type Db } from '../src/mysql/connection.js';
+import { connect, connectForRows, type Db } from '../src/mysql/connection.js';
 import { listDatabases } from '../src/mysql/catalog.js';
 import { rowFormat } from '../src/mysql/row-format.js';
 import { SqlDataWriter } from '../src/dump/sql-data.js';
@@ -68,4 +68,37 @@ test('every type round-trips bit-exactly through the row text and the SQL file',
   t.deepEqual(b, a);
   const [bits] = await db.query<{ same: number }>('SELECT COUNT(*) AS same FROM src.t s JOIN dst.t d ON s.id = d.id AND s.f <=> d.f AND s.g <=> d.g AND s.bl <=> d.bl AND s.l <=> d.l');
   t.is(Number(bits!.same), 4);
+});
+
+test('a row bigger than the server max_allowed_packet (a 10 MB firmware) dumps and loads', async (t) => {
+  const small = await startMariadbInstance({ serverArgs: ['--max-allowed-packet=16M'] });
+  try {
+    const target = { socket: small.socket, user: 'root', describe: 'scratch 16M' };
+    const admin = await connect(target);
+    await admin.query('CREATE DATABASE fw');
+    await admin.query('CREATE TABLE fw.firmware (id INT PRIMARY KEY, data LONGBLOB)');
+    await admin.query('INSERT INTO fw.firmware VALUES (1, RANDOM_BYTES(1024))');
+    for (let i = 0; i < 10; i++) await admin.query('UPDATE fw.firmware SET data = CONCAT(data, REPEAT(RANDOM_BYTES(1024), 1000)) WHERE id = 1');
+    const [database] = await listDatabases(admin, []);
+    const format = rowFormat(database!.tables[0]!.columns);
+    const [dumper] = await connectForRows(target, 1);
+    const writer = new SqlDataWriter('firmware', format.columnList, 'test');
+    const chunks: Buffer[] = [];
+    await pipeline(dumper!.streamRawRows(`SELECT ${format.expression} FROM fw.firmware`), writer, new Writable({ write: (c, _e, done) => (chunks.push(c), done()) }));
+    await dumper!.close();
+    t.true(Buffer.concat(chunks).length > 20_000_000, 'the row is over 20 MB of SQL');
+    const [{ v }] = (await admin.query<{ v: string }>('SELECT @@GLOBAL.max_allowed_packet AS v')) as [{ v: string }];
+    t.is(Number(v), 16 * 1024 * 1024, 'the global setting is put back');
+
+    await admin.query('CREATE TABLE fw.copy LIKE fw.firmware');
+    const [loader] = await connectForRows(target, 1);
+    await loader!.query('USE fw');
+    await loader!.query(Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => !l.startsWith('SET') && !l.startsWith('--')).join('\n').replace('INSERT INTO `firmware`', 'INSERT INTO `copy`'));
+    await loader!.close();
+    const [same] = await admin.query<{ n: number }>('SELECT COUNT(*) AS n FROM fw.firmware a JOIN fw.copy b ON a.data = b.data');
+    t.is(Number(same!.n), 1);
+    await admin.close();
+  } finally {
+    await small.stop();
+  }
 });

@@ -244,7 +244,9 @@ async function planChunks(db: Db, t: TableInfo, chunkRows: number): Promise<Arra
 /** Each worker connection takes the next task until none is left; the first failure stops all. */
 async function runTasks(workers: Db[], tasks: Task[], failed: AbortController): Promise<void> {
   let next = 0;
-  await Promise.all(
+  // allSettled: after a failure every worker finishes (or aborts) its current object before the
+  // caller removes what was stored, so nothing is stored after the clean-up.
+  await Promise.allSettled(
     workers.map(async (db) => {
       while (next < tasks.length && !failed.signal.aborted) {
         const task = tasks[next++]!;
@@ -252,12 +254,9 @@ async function runTasks(workers: Db[], tasks: Task[], failed: AbortController): 
           await task.run(db);
         } catch (error) {
           if (!failed.signal.aborted) failed.abort(error);
-          throw error;
         }
       }
     }),
-  ).catch((error: unknown) => {
-    throw failed.signal.reason ?? error;
-  });
+  );
   if (failed.signal.aborted) throw failed.signal.reason;
 }

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { crc32 } from 'node:zlib';
+import { DatabaseError } from '../errors.js';
 import { quoteIdent } from '../mysql/connection.js';
 
 /** Per-table figures taken inside the snapshot and recomputed after every restore. */
@@ -35,10 +36,11 @@ export class SqlDataWriter extends Transform {
   private crcBig = 0n;
   private readonly insert: Buffer;
 
-  constructor(table: string, columnList: string, comment: string) {
+  constructor(private readonly table: string, columnList: string, comment: string) {
     super({ writableObjectMode: true, readableObjectMode: false, writableHighWaterMark: 1024 });
     this.insert = Buffer.from(`INSERT INTO ${quoteIdent(table)} ${columnList} VALUES\n`);
-    this.pushBytes(Buffer.from(`-- ${comment}\n${DATA_PREAMBLE}`));
+    // A name with a newline must not end the comment line.
+    this.pushBytes(Buffer.from(`-- ${comment.replace(/[\r\n]/g, ' ')}\n${DATA_PREAMBLE}`));
   }
 
   figures(): TableFigures {
@@ -48,7 +50,7 @@ export class SqlDataWriter extends Transform {
   override _transform(row: unknown, _enc: BufferEncoding, done: TransformCallback): void {
     const line = Array.isArray(row) ? row[0] : row;
     if (!Buffer.isBuffer(line)) {
-      done(new Error('the server returned a row that is not a formatted line (NULL row expression)'));
+      done(new DatabaseError(`a row of ${this.table} could not be rendered (NULL): larger than the server's max_allowed_packet?`));
       return;
     }
     this.rows++;

@@ -15,11 +15,16 @@ export function deferSecondaryKeys(createTable: string, qualifiedName: string): 
     return { create: createTable, addKeys: null };
   }
   const lines = createTable.split('\n');
+  // An AUTO_INCREMENT column must lead some index: when neither the primary key nor a unique
+  // key starts with it, the key that does stays in the CREATE TABLE.
+  const autoColumn = /^\s+(`(?:[^`]|``)+`) .*\bAUTO_INCREMENT\b/m.exec(createTable)?.[1];
+  const ledByAuto = (line: string) => autoColumn !== undefined && line.includes(`(${autoColumn}`);
+  const needsOwnKey = autoColumn !== undefined && !lines.some((l) => /^\s+(PRIMARY KEY|UNIQUE KEY)/.test(l) && ledByAuto(l));
   const keep: string[] = [];
   const deferred: string[] = [];
   for (const line of lines) {
     const m = /^\s+((?:KEY|INDEX|FULLTEXT KEY|FULLTEXT INDEX|SPATIAL KEY) .*?),?$/.exec(line);
-    if (m) deferred.push(m[1]!);
+    if (m && !(needsOwnKey && ledByAuto(line))) deferred.push(m[1]!);
     else keep.push(line);
   }
   if (deferred.length === 0) return { create: createTable, addKeys: null };

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { DatabaseDetails } from '../dump/dump-databases.js';
-import { connect, quoteIdent, type Db } from '../mysql/connection.js';
+import { connect, connectForRows, quoteIdent, type Db } from '../mysql/connection.js';
+import { prepareSession } from '../mysql/snapshot.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
 import { splitStatements } from '../mysql/schema-sql.js';
 import type { ManifestObject } from '../repository/manifest.js';
@@ -38,13 +39,11 @@ const DEFER_KEYS_ABOVE_BYTES = 4 * 1024 * 1024;
  * not fire during the load). Drops what it replaces.
  */
 export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], selection: LoadSelection, parallel: number): Promise<void> {
-  const conns: Db[] = [];
+  const conns: Db[] = await connectForRows(deps.target, Math.max(1, parallel));
   try {
-    for (let i = 0; i < Math.max(1, parallel); i++) {
-      const db = await connect(deps.target);
+    for (const db of conns) {
       await db.query(LOAD_SESSION);
       await db.query('SET SESSION sql_log_bin = 0').catch(() => {});
-      conns.push(db);
     }
     const main = conns[0]!;
     const wanted = (o: ManifestObject): boolean =>
@@ -87,7 +86,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
     const data = objects.filter((x) => x.role === 'data' && wanted(x)).sort((a, b) => b.rawSize - a.rawSize);
     let next = 0;
     let loaded = 0;
-    await Promise.all(
+    await allWorkers(
       conns.map(async (db) => {
         while (next < data.length) {
           deps.signal?.throwIfAborted();
@@ -100,7 +99,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
             for await (const sql of statements as AsyncIterable<string>) {
               if (/^SET /.test(sql)) continue; // the session is already set up the same way
               deps.signal?.throwIfAborted();
-              await db.query(sql);
+              await db.querySecret(sql, `rows of ${o.database}.${o.table}, object ${o.name}`);
             }
           } finally {
             // Leaving early (an error, SIGTERM) must stop the decrypt and zstd stages too.
@@ -115,7 +114,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
 
     // 3. Deferred secondary keys, one ALTER per table, in parallel.
     let k = 0;
-    await Promise.all(
+    await allWorkers(
       conns.map(async (db) => {
         while (k < addKeys.length) {
           deps.signal?.throwIfAborted();
@@ -128,7 +127,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
     // 4. Accounts and grants.
     if (selection.grants) {
       for (const o of objects.filter((x) => x.role === 'grants')) {
-        for (const sql of splitStatements(await readText(await deps.open(o.name)))) await main.query(sql);
+        for (const sql of splitStatements(await readText(await deps.open(o.name)))) await main.querySecret(sql, 'accounts and grants');
       }
       await main.query('FLUSH PRIVILEGES');
       deps.progress?.('accounts and grants');
@@ -150,7 +149,8 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
         try {
           await main.query(sql);
         } catch (error) {
-          if (!/doesn't exist|Unknown table/i.test((error as Error).message)) throw error;
+          // Something it uses is not there yet (a table, a view, a routine of a later database).
+          if (![1146, 1305, 1356].includes((error as { cause?: { errno?: number } }).cause?.errno ?? 0)) throw error;
           pending.push({ database, setup: [...setup], sql });
         }
       }
@@ -177,9 +177,20 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
   }
 }
 
-function isTriggerOn(sql: string, table: string): boolean {
-  const m = /\bTRIGGER\b[\s\S]*?\b(?:BEFORE|AFTER)\s+(?:INSERT|UPDATE|DELETE)\s+ON\s+(`(?:[^`]|``)+`|\w+)/i.exec(sql);
-  return !!m && m[1]!.replace(/^`|`$/g, '').replace(/``/g, '`') === table;
+/** Whether a CREATE TRIGGER is on `table` (written `t`, `db`.`t` or db.t). */
+export function isTriggerOn(sql: string, table: string): boolean {
+  const id = '(?:`(?:[^`]|``)+`|[\\w$]+)';
+  const m = new RegExp(`\\bTRIGGER\\b[\\s\\S]*?\\b(?:BEFORE|AFTER)\\s+(?:INSERT|UPDATE|DELETE)\\s+ON\\s+(${id}(?:\\s*\\.\\s*${id})?)`, 'i').exec(sql);
+  if (!m) return false;
+  const last = m[1]!.split(/\s*\.\s*(?=[`\w$])/).at(-1)!;
+  return last.replace(/^`|`$/g, '').replace(/``/g, '`') === table;
+}
+
+/** Waits for every worker, then throws the first failure (no worker is left running). */
+async function allWorkers(workers: Array<Promise<void>>): Promise<void> {
+  const results = await Promise.allSettled(workers);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 async function readText(stream: Readable): Promise<string> {
@@ -211,9 +222,10 @@ export async function verifyTables(
   let next = 0;
   const conns = await Promise.all(Array.from({ length: Math.max(1, parallel) }, () => connect(target)));
   try {
-    await Promise.all(
+    await allWorkers(
       conns.map(async (db) => {
-        await db.query("SET SESSION time_zone = '+00:00', SESSION max_statement_time = 0");
+        // The dump's session: the row expression must render the same way.
+        await prepareSession(db);
         while (next < work.length) {
           const { d, t } = work[next++]!;
           const [row] = await db.query<{ n: string; s: string | null }>(

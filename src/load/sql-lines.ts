@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { IntegrityError } from '../errors.js';
 
 /**
  * Splits a data file written by SqlDataWriter into statements. Every row is one line and a
@@ -31,7 +32,7 @@ export class StatementSplitter extends Transform {
   override _flush(done: TransformCallback): void {
     if (this.carry.length) this.line(this.carry);
     if (this.parts.length) {
-      done(new Error('the data file ends in the middle of a statement (truncated?)'));
+      done(new IntegrityError('a data file ends in the middle of a statement (truncated)'));
       return;
     }
     done();

@@ -16,10 +16,26 @@ export class Db {
   }
 
   query<T = Record<string, unknown>>(sql: string | QueryOptions, values?: unknown[]): Promise<T[]> {
+    return this.run<T>(sql, values, typeof sql === 'string' ? sql : sql.sql);
+  }
+
+  /**
+   * A statement whose text must not appear in an error: accounts (password hashes), rows
+   * (subscriber data), ALTER USER. `what` names it instead.
+   */
+  querySecret(sql: string, what: string): Promise<unknown[]> {
+    return this.run(sql, undefined, undefined, what);
+  }
+
+  private run<T>(sql: string | QueryOptions, values: unknown[] | undefined, shown: string | undefined, what?: string): Promise<T[]> {
     return new Promise((resolve, reject) => {
       this.raw.query(sql as QueryOptions, values, (error: unknown, rows: unknown, _fields: FieldPacket[]) => {
-        if (error) reject(databaseError(error, this.target, typeof sql === 'string' ? sql : sql.sql));
-        else resolve(rows as T[]);
+        if (!error) resolve(rows as T[]);
+        else {
+          const e = databaseError(error, this.target, shown);
+          if (what) e.message += ` (in ${what})`;
+          reject(e);
+        }
       });
     });
   }
@@ -120,6 +136,34 @@ export function databaseError(error: unknown, target: MysqlTarget, sql?: string)
 function shorten(sql: string): string {
   const one = sql.replace(/\s+/g, ' ').trim();
   return one.length > 160 ? `${one.slice(0, 157)}...` : one;
+}
+
+const MAX_PACKET = 1024 * 1024 * 1024;
+
+/**
+ * Opens `count` connections whose max_allowed_packet is 1 GiB (the maximum). A dumped row is
+ * rendered as one value (a 10 MB firmware BLOB is 20 MB of hex) and a loaded statement holds
+ * whole rows; the session value is read-only and copied from the global one at connect time,
+ * so the global value is raised just while these connect, then put back.
+ */
+export async function connectForRows(target: MysqlTarget, count: number): Promise<Db[]> {
+  const admin = await connect(target);
+  const conns: Db[] = [];
+  try {
+    const [{ v }] = (await admin.query<{ v: string }>('SELECT @@GLOBAL.max_allowed_packet AS v')) as [{ v: string }];
+    const raised = Number(v) < MAX_PACKET && (await admin.query(`SET GLOBAL max_allowed_packet = ${MAX_PACKET}`).then(() => true, () => false));
+    try {
+      for (let i = 0; i < count; i++) conns.push(await connect(target));
+    } finally {
+      if (raised) await admin.query(`SET GLOBAL max_allowed_packet = ${Number(v)}`);
+    }
+    return conns;
+  } catch (error) {
+    conns.forEach((c) => c.destroy());
+    throw error;
+  } finally {
+    await admin.close();
+  }
 }
 
 export function quoteIdent(name: string): string {

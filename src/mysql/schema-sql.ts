@@ -1,6 +1,7 @@
 import type { DatabaseInfo } from './catalog.js';
 import { quoteIdent, quoteString, type Db } from './connection.js';
 import { replaceColumnType } from './enum-labels.js';
+import { DatabaseError } from '../errors.js';
 
 /**
  * Schema files are loadable by the `mariadb` client as they are and easy to split for our
@@ -31,7 +32,7 @@ export interface SequenceState {
 /** CREATE DATABASE, every CREATE TABLE (bases before MERGE tables) and sequences with their values. */
 export async function databaseSchemaSql(db: Db, database: DatabaseInfo, sequences: SequenceState[], trueTypes: Map<string, string> = new Map()): Promise<string> {
   const d = quoteIdent(database.name);
-  const out: string[] = [`-- schema of ${d}\n${HEADER}`];
+  const out: string[] = [`-- schema of ${d.replace(/[\r\n]/g, ' ')}\n${HEADER}`];
   out.push(statement(`SET sql_mode='${LOAD_SQL_MODE}', foreign_key_checks=0`));
   out.push(statement(`CREATE DATABASE IF NOT EXISTS ${d} /*!40100 DEFAULT CHARACTER SET ${database.charset} COLLATE ${database.collation} */`));
   out.push(statement(`USE ${d}`));
@@ -63,12 +64,26 @@ export interface ObjectCounts {
   events: number;
 }
 
-/** Views (in dependency order), routines, triggers and events, each with its own sql_mode. */
+/** Routines, views (in dependency order), triggers and events, each with its own sql_mode. */
 export async function databaseObjectsSql(db: Db, database: DatabaseInfo): Promise<{ sql: string; counts: ObjectCounts }> {
   const d = quoteIdent(database.name);
   const name = database.name;
-  const out: string[] = [`-- views, routines, triggers and events of ${d}\n${HEADER}`];
+  const out: string[] = [`-- views, routines, triggers and events of ${d.replace(/[\r\n]/g, ' ')}\n${HEADER}`];
   out.push(statement(`USE ${d}`));
+
+  // Routines first: CREATE FUNCTION does not check what it uses, a view that calls one does.
+  const routines = await db.query<{ name: string; type: string }>(
+    'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME',
+    [name],
+  );
+  for (const r of routines) {
+    const kind = r.type === 'FUNCTION' ? 'FUNCTION' : r.type === 'PACKAGE' ? 'PACKAGE' : r.type === 'PACKAGE BODY' ? 'PACKAGE BODY' : 'PROCEDURE';
+    const [row] = await db.query<Record<string, string>>(`SHOW CREATE ${kind} ${d}.${quoteIdent(r.name)}`);
+    const create = row![`Create ${kind === 'FUNCTION' ? 'Function' : kind === 'PROCEDURE' ? 'Procedure' : kind === 'PACKAGE' ? 'Package' : 'Package Body'}`];
+    if (!create) throw new DatabaseError(`SHOW CREATE ${kind} ${name}.${r.name} returned no definition: the backup user lacks the privilege to read routine bodies`);
+    out.push(statement(`SET sql_mode=${quoteString(row!['sql_mode'] ?? '')}`));
+    out.push(statement(create));
+  }
 
   const views = database.tables.filter((t) => t.kind === 'view').map((t) => t.name);
   const viewSql = new Map<string, string>();
@@ -79,19 +94,6 @@ export async function databaseObjectsSql(db: Db, database: DatabaseInfo): Promis
   for (const v of orderViews(viewSql)) {
     out.push(statement(`SET sql_mode='${LOAD_SQL_MODE}'`));
     out.push(statement(viewSql.get(v)!));
-  }
-
-  const routines = await db.query<{ name: string; type: string }>(
-    'SELECT ROUTINE_NAME AS name, ROUTINE_TYPE AS type FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ? ORDER BY ROUTINE_TYPE, ROUTINE_NAME',
-    [name],
-  );
-  for (const r of routines) {
-    const kind = r.type === 'FUNCTION' ? 'FUNCTION' : r.type === 'PACKAGE' ? 'PACKAGE' : r.type === 'PACKAGE BODY' ? 'PACKAGE BODY' : 'PROCEDURE';
-    const [row] = await db.query<Record<string, string>>(`SHOW CREATE ${kind} ${d}.${quoteIdent(r.name)}`);
-    const create = row![`Create ${kind === 'FUNCTION' ? 'Function' : kind === 'PROCEDURE' ? 'Procedure' : kind === 'PACKAGE' ? 'Package' : 'Package Body'}`];
-    if (!create) throw new Error(`SHOW CREATE ${kind} ${name}.${r.name} returned no definition (missing privileges?)`);
-    out.push(statement(`SET sql_mode=${quoteString(row!['sql_mode'] ?? '')}`));
-    out.push(statement(create));
   }
 
   const triggers = await db.query<{ name: string }>(
@@ -145,7 +147,7 @@ export const SYSTEM_USERS = ['root', 'mariadb.sys', 'mysql', 'debian-sys-maint',
  */
 export async function grantsSql(db: Db): Promise<{ sql: string; users: string[] }> {
   const users = await db.query<{ user: string; host: string }>(
-    `SELECT User AS user, Host AS host FROM mysql.user WHERE User NOT IN (${SYSTEM_USERS.map(quoteString).join(',')}) ORDER BY User, Host`,
+    `SELECT User AS user, Host AS host FROM mysql.user WHERE is_role = 'N' AND User NOT IN (${SYSTEM_USERS.map(quoteString).join(',')}) ORDER BY User, Host`,
   );
   const out: string[] = [`-- accounts and grants\n${HEADER}`];
   const names: string[] = [];

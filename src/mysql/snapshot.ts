@@ -1,6 +1,6 @@
 import { DatabaseError } from '../errors.js';
 import { listDatabases, type DatabaseInfo } from './catalog.js';
-import { connect, type Db } from './connection.js';
+import { connect, connectForRows, type Db } from './connection.js';
 import type { MysqlTarget } from './credentials.js';
 
 export interface BinlogPosition {
@@ -28,9 +28,9 @@ export class ConsistentSnapshot {
 
   static async open(target: MysqlTarget, options: { parallel: number; exclude: string[]; lockWaitTimeout: number }): Promise<ConsistentSnapshot> {
     const control = await connect(target);
-    const workers: Db[] = [];
+    let workers: Db[] = [];
     try {
-      for (let i = 0; i < options.parallel; i++) workers.push(await connect(target));
+      workers = await connectForRows(target, options.parallel);
       await Promise.all([control, ...workers].map((db) => prepareSession(db)));
       await control.query(`SET SESSION lock_wait_timeout = ${options.lockWaitTimeout}`);
       const [{ version }] = (await control.query<{ version: string }>('SELECT VERSION() AS version')) as [{ version: string }];
@@ -85,7 +85,7 @@ export class ConsistentSnapshot {
   }
 }
 
-async function prepareSession(db: Db): Promise<void> {
+export async function prepareSession(db: Db): Promise<void> {
   await db.query(
     "SET SESSION time_zone = '+00:00', SESSION sql_mode = '', SESSION net_write_timeout = 3600, SESSION net_read_timeout = 3600, " +
       'SESSION wait_timeout = 86400, SESSION max_statement_time = 0, SESSION group_concat_max_len = 1048576',

@@ -44,7 +44,7 @@ export async function fetchSnapshot(
   }
   const dir = await mkdtemp(path.join(workRoot, `ngcp-backup-restore-${manifest.id}-`));
   const cleanup = () => rm(dir, { recursive: true, force: true });
-  const local = (name: string) => path.join(dir, name.replace(/\//g, '__'));
+  const local = (name: string) => path.join(dir, encodeURIComponent(name));
   const prefix = snapshotPrefix(manifest.node, manifest.id);
   try {
     await each(objects, options.concurrency ?? 4, async (o) => {

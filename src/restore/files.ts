@@ -25,6 +25,7 @@ export async function restoreFiles(root: string, tar: Readable, entries: NodeFil
   await mkdir(staging, { recursive: true, mode: 0o700 });
   try {
     const staged: NodeFileEntry[] = [];
+    const writes: Array<Promise<void>> = [];
     const parser = new Parser({
       onReadEntry: (entry: ReadEntry) => {
         const nodePath = '/' + entry.path.replace(/^\.?\/+/, '').replace(/\/$/, '');
@@ -36,7 +37,7 @@ export async function restoreFiles(root: string, tar: Readable, entries: NodeFil
         const dest = path.join(staging, nodePath);
         staged.push(meta);
         entry.pause();
-        void (async () => {
+        const write = (async () => {
           await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
           if (meta.type === 'directory') await mkdir(dest, { recursive: true, mode: 0o700 });
           else if (meta.type === 'symlink') await symlink(entry.linkpath ?? '', dest);
@@ -45,10 +46,14 @@ export async function restoreFiles(root: string, tar: Readable, entries: NodeFil
             return;
           }
           entry.resume();
-        })().catch((error: unknown) => parser.abort(error as Error));
+        })();
+        writes.push(write);
+        write.catch((error: unknown) => parser.abort(error as Error));
       },
     });
     await pipeline(tar, parser as unknown as Writable);
+    // The parser may end before the last file is flushed to disk.
+    await Promise.all(writes);
 
     const ids = await ownerNames();
     const uidOf = invert(ids.users);

@@ -160,7 +160,7 @@ async function alignMaintenanceAccount(config: Config, before: MysqlTarget, repo
     await db.query('SET SESSION sql_log_bin = 0').catch(() => {});
     const hosts = await db.query<{ host: string }>('SELECT Host AS host FROM mysql.user WHERE User = ?', [after.user]);
     for (const { host } of hosts) {
-      await db.query(`ALTER USER ${quoteString(after.user)}@${quoteString(host)} IDENTIFIED BY ${quoteString(after.password ?? '')}`);
+      await db.querySecret(`ALTER USER ${quoteString(after.user)}@${quoteString(host)} IDENTIFIED BY ${quoteString(after.password ?? '')}`, `setting the password of ${after.user}`);
     }
   } finally {
     await db.close();
