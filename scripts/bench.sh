@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# `npm run bench -- --rows N`: see bench/README.md.
+# `npm run bench -- --rows N`: peak RSS of a backup at N and 10N cdr rows (bench/rss.ts).
+# The side-by-side benchmark against mariadb-dump and mydumper (the benchmark issue) replaces it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh --tests
-bash scripts/ceph-s3-ensure.sh >&2
-exec node dist/bench/run.js "$@"
+bash scripts/setup.sh
+exec node dist/bench/rss.js "$@"
