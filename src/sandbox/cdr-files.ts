@@ -158,14 +158,5 @@ export function renderCdrFile(file: PlannedCdrFile): Buffer {
   return Buffer.from(`${body}${md5}\n`, 'utf8');
 }
 
-/** True when the last line of a CDR export file is the MD5 of everything before it. */
-export function cdrFileMd5Ok(content: Buffer): boolean {
-  let end = content.length;
-  if (end > 0 && content[end - 1] === 0x0a) end--;
-  const lastNl = content.lastIndexOf(0x0a, end - 1);
-  if (lastNl < 0) return false;
-  const trailer = content.subarray(lastNl + 1, end).toString('latin1').trim().toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(trailer)) return false;
-  const md5 = createHash('md5').update(content.subarray(0, lastNl + 1)).digest('hex');
-  return md5 === trailer;
-}
+/** The product's own check of a file's MD5 trailer (the shipper uses the same). */
+export { cdrFileMd5Ok } from '../cdr/format.js';
