@@ -46,7 +46,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => () => {
     if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
-    err.write(`ngcp-backup: ${signal} received, stopping (uploads are aborted, no manifest is written)\n`);
+    err.write(`ngcp-backup: ${signal} received, stopping cleanly (a backup aborts its uploads and writes no manifest)\n`);
     controller.abort(new InterruptedError(signal));
   };
   const sigint = onSignal('SIGINT');
