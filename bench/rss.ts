@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../src/crypto/age.js';
 import { startMariadbInstance } from '../src/sandbox/mariadb-instance.js';
-import { createSandboxNode } from '../src/sandbox/node.js';
+import { createSandboxNode, sandboxConfig } from '../src/sandbox/node.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
@@ -36,12 +36,7 @@ async function measure(rows: number): Promise<Run> {
     const config = path.join(dir, 'config.yml');
     await writeFile(
       config,
-      stringify({
-        node: { root },
-        mysql: { socket: server.socket, defaults_file: '/etc/mysql/debian.cnf' },
-        repository: { url: `file://${path.join(dir, 'repo')}` },
-        encryption: { recipients: [recipient] },
-      }),
+      stringify(sandboxConfig({ root, socket: server.socket, repository: path.join(dir, 'repo'), recipient })),
     );
     const out = await run([CLI, 'backup', '--json', '--quiet', '--config', config]);
     const r = JSON.parse(out) as { peakRssMiB: number; summary: { rawBytes: number; storedBytes: number; durationMs: number } };

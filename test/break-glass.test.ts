@@ -7,7 +7,7 @@
  * databases, and a table that differs from the snapshot.
  */
 import test, { type ExecutionContext } from 'ava';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chown, mkdtemp, open, readFile, rm, stat, writeFile, cp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,35 +18,20 @@ import { connect } from '../src/mysql/connection.js';
 import type { Manifest } from '../src/repository/manifest.js';
 import { startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
 import { SEED_FILES } from '../src/node/files.js';
-import { decryptWithCli, PROJECT, readJson, startTestNode, type TestNode } from './helpers/node.js';
+import { decryptWithCli, PROJECT, readJson, runCommand, startTestNode, type CliResult, type TestNode } from './helpers/node.js';
 import { s3TestRepository, TEST_SECRET_KEY } from './helpers/s3.js';
 
 const execFileAsync = promisify(execFile);
 const SCRIPT = path.join(PROJECT, 'restore/break-glass.sh');
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
 /**
  * Runs the script as an operator would: bash, Debian's tools first on PATH (/usr/bin/aws from
  * the awscli package, not another aws that may come earlier), credentials only in the environment.
  */
 function breakGlass(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [SCRIPT, ...args], {
-      env: { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`, AWS_EC2_METADATA_DISABLED: 'true', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
+  return runCommand('bash', [SCRIPT, ...args], { ...process.env, PATH: `/usr/bin:/bin:${process.env.PATH ?? ''}`, AWS_EC2_METADATA_DISABLED: 'true', ...env });
 }
 
 const show = (r: Run): string => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;

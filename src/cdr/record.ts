@@ -14,16 +14,10 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, LockedError } from '../errors.js';
 import type { Storage } from '../repository/storage.js';
-import { cdrIndexPrefix } from './plan.js';
+import { cdrIndexPrefix, type CdrTreeFile } from './plan.js';
 
-export interface CdrRecordEntry {
-  /** Relative to the cdrexport directory. */
-  path: string;
-  size: number;
-  mtimeMs: number;
-  mode: number;
-  uid: number;
-  gid: number;
+/** What was shipped: the file as it was stat'ed, and where and how it is stored. */
+export interface CdrRecordEntry extends Omit<CdrTreeFile, 'md5Ok'> {
   /** false: the trailer did not match; stored under damaged/ and never removed locally. */
   md5Ok: boolean;
   /** Key of the stored object, relative to the repository. */

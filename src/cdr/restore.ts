@@ -5,6 +5,7 @@
  * reported and never overwritten.
  */
 import { chown, lstat, mkdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
+import { forEachConcurrently } from '../util/pool.js';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -72,62 +73,52 @@ export async function restoreCdrFiles(options: CdrRestoreOptions): Promise<CdrRe
     const selected = selectCdrRestore(record.entries.values(), options.from, options.to);
     const result: CdrRestoreResult = { dryRun: options.dryRun ?? false, selected: selected.length, restored: [], present: 0, conflicts: [], missing: [], bytes: 0 };
     const isRoot = process.getuid?.() === 0;
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (next < selected.length && !failure) {
-        const e = selected[next++]!;
-        try {
-          options.signal?.throwIfAborted();
-          const target = safeJoin(options.exportDir, e.path);
-          const existing = await lstat(target).catch((error: NodeJS.ErrnoException) => {
-            if (error.code === 'ENOENT') return undefined;
-            throw error;
-          });
-          if (existing) {
-            if (existing.isFile() && existing.size === e.size) result.present++;
-            else {
-              result.conflicts.push(e.path);
-              warn(options.reporter, 'a different file is in the way of a restored CDR export file: left alone', { path: e.path, size: existing.size, shippedSize: e.size });
-            }
-            continue;
-          }
-          if (options.dryRun) {
-            result.restored.push(e.path);
-            result.bytes += e.size;
-            continue;
-          }
-          let content: Buffer;
-          try {
-            content = await fetchCdrObject(options.storage, e, options.identities, options.signal);
-          } catch (error) {
-            if (error instanceof ObjectNotFoundError) {
-              result.missing.push(e.path);
-              warn(options.reporter, 'shipped CDR export file is missing from the repository', { path: e.path, key: e.key });
-              continue;
-            }
-            throw error;
-          }
-          await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-          const tmp = path.join(path.dirname(target), `.${path.basename(target)}.ngcp-backup-restore`);
-          try {
-            await writeFile(tmp, content, { mode: 0o644, flag: 'wx' });
-            if (isRoot) await chown(tmp, e.uid, e.gid);
-            await utimes(tmp, new Date(e.mtimeMs), new Date(e.mtimeMs));
-            await rename(tmp, target);
-          } catch (error) {
-            await rm(tmp, { force: true });
-            throw error;
-          }
-          result.restored.push(e.path);
-          result.bytes += content.length;
-        } catch (error) {
-          failure ??= { error };
+    const run = async (e: (typeof selected)[number]): Promise<void> => {
+      options.signal?.throwIfAborted();
+      const target = safeJoin(options.exportDir, e.path);
+      const existing = await lstat(target).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (existing) {
+        if (existing.isFile() && existing.size === e.size) result.present++;
+        else {
+          result.conflicts.push(e.path);
+          warn(options.reporter, 'a different file is in the way of a restored CDR export file: left alone', { path: e.path, size: existing.size, shippedSize: e.size });
         }
+        return;
       }
+      if (options.dryRun) {
+        result.restored.push(e.path);
+        result.bytes += e.size;
+        return;
+      }
+      let content: Buffer;
+      try {
+        content = await fetchCdrObject(options.storage, e, options.identities, options.signal);
+      } catch (error) {
+        if (error instanceof ObjectNotFoundError) {
+          result.missing.push(e.path);
+          warn(options.reporter, 'shipped CDR export file is missing from the repository', { path: e.path, key: e.key });
+          return;
+        }
+        throw error;
+      }
+      await mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+      const tmp = path.join(path.dirname(target), `.${path.basename(target)}.ngcp-backup-restore`);
+      try {
+        await writeFile(tmp, content, { mode: 0o644, flag: 'wx' });
+        if (isRoot) await chown(tmp, e.uid, e.gid);
+        await utimes(tmp, new Date(e.mtimeMs), new Date(e.mtimeMs));
+        await rename(tmp, target);
+      } catch (error) {
+        await rm(tmp, { force: true });
+        throw error;
+      }
+      result.restored.push(e.path);
+      result.bytes += content.length;
     };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, selected.length) }, worker));
-    if (failure) throw failure.error;
+    await forEachConcurrently(selected, options.concurrency ?? 4, run);
     info(options.reporter, options.dryRun ? 'CDR restore plan (dry run)' : 'CDR files restored', {
       selected: result.selected,
       restored: result.restored.length,

@@ -4,6 +4,7 @@
  * cdr/<node>/damaged/<path>.zst.age, reported and never removed.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { forEachConcurrently } from '../util/pool.js';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { storeSealed, type SealOptions } from '../backup/seal.js';
@@ -84,29 +85,19 @@ export async function shipCdrFiles(options: CdrShipOptions): Promise<CdrShipResu
       if (pending.length > 0) await record.commit(pending.splice(0), now());
     };
     const todo = [...plan.ship, ...plan.damaged];
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const worker = async (): Promise<void> => {
-      while (next < todo.length && !failure) {
-        const file = todo[next++]!;
-        try {
-          options.signal?.throwIfAborted();
-          const entry = await shipOne(options, file, result);
-          if (entry) {
-            pending.push(entry);
-            if (pending.length >= (options.checkpointEvery ?? 500)) await flush();
-          }
-        } catch (error) {
-          failure ??= { error };
-        }
+    const run = async (file: (typeof todo)[number]): Promise<void> => {
+      options.signal?.throwIfAborted();
+      const entry = await shipOne(options, file, result);
+      if (entry) {
+        pending.push(entry);
+        if (pending.length >= (options.checkpointEvery ?? 500)) await flush();
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, todo.length) }, worker));
+      await forEachConcurrently(todo, options.concurrency ?? 4, run);
     } finally {
       if (!options.dryRun) await flush();
     }
-    if (failure) throw failure.error;
     if (options.policy && (options.policy.removeLocalAfterDays !== undefined || options.policy.retentionYears !== undefined)) {
       result.policy = await applyCdrPolicy({ ...options, now: now(), policy: options.policy }, record, tree);
     }

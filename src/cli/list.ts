@@ -1,4 +1,4 @@
-import type { DrillReport } from '../drill/drill.js';
+import { newestPassedDrill } from '../drill/reports.js';
 import { snapshotPrefix } from '../repository/layout.js';
 import { listSnapshots, readManifest, type Manifest } from '../repository/manifest.js';
 import type { Storage } from '../repository/storage.js';
@@ -55,15 +55,8 @@ async function lastProven(storage: Storage, manifests: Manifest[]): Promise<Map<
   for (const m of manifests) {
     const reports: string[] = [];
     for await (const o of storage.list(`${snapshotPrefix(m.node, m.id)}drills/`)) reports.push(o.key);
-    for (const key of reports.sort().reverse()) {
-      const chunks: Buffer[] = [];
-      for await (const c of await storage.get(key)) chunks.push(c as Buffer);
-      const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as DrillReport;
-      if (report.ok) {
-        out.set(m.id, report.startedAt);
-        break;
-      }
-    }
+    const passed = await newestPassedDrill(storage, reports);
+    if (passed) out.set(m.id, passed.startedAt);
   }
   return out;
 }

@@ -5,32 +5,12 @@ import { loadDatabases, verifyTables } from '../load/load-databases.js';
 import { connect } from '../mysql/connection.js';
 import { countSchemaObjects } from '../mysql/schema-sql.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
-import { snapshotPrefix } from '../repository/layout.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { fetchSnapshot } from '../restore/fetch.js';
+import { DRILL_FORMAT, drillKey, type DrillReport } from './reports.js';
 import { startMariadbInstance } from '../sandbox/mariadb-instance.js';
-
-export const DRILL_FORMAT = 'ngcp-backup/drill/1';
-
-/** Public (no row data): stored next to the snapshot as drills/<time>.json. */
-export interface DrillReport {
-  format: typeof DRILL_FORMAT;
-  snapshot: string;
-  node: string;
-  startedAt: string;
-  durationMs: number;
-  ok: boolean;
-  tablesChecked: number;
-  tableMismatches: string[];
-  objectMismatches: string[];
-  restoredBytes: number;
-}
-
-export function drillKey(manifest: Manifest, at: Date): string {
-  return `${snapshotPrefix(manifest.node, manifest.id)}drills/${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
-}
 
 /**
  * Proves a snapshot restores: loads every database into a scratch MariaDB started in a

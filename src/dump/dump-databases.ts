@@ -13,6 +13,7 @@ import { objectNames } from '../repository/layout.js';
 import type { ManifestObject } from '../repository/manifest.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { storeSealed, type SealOptions } from '../backup/seal.js';
+import { forEachWithWorkers } from '../util/pool.js';
 import { SqlDataWriter, type TableFigures } from './sql-data.js';
 
 export interface ChunkDetails extends TableFigures {
@@ -241,22 +242,22 @@ async function planChunks(db: Db, t: TableInfo, chunkRows: number): Promise<Arra
   });
 }
 
-/** Each worker connection takes the next task until none is left; the first failure stops all. */
+/**
+ * Each worker connection takes the next task until none is left. The first failure aborts the
+ * other workers' uploads; all of them settle before the caller removes what was stored.
+ */
 async function runTasks(workers: Db[], tasks: Task[], failed: AbortController): Promise<void> {
-  let next = 0;
-  // allSettled: after a failure every worker finishes (or aborts) its current object before the
-  // caller removes what was stored, so nothing is stored after the clean-up.
-  await Promise.allSettled(
-    workers.map(async (db) => {
-      while (next < tasks.length && !failed.signal.aborted) {
-        const task = tasks[next++]!;
-        try {
-          await task.run(db);
-        } catch (error) {
-          if (!failed.signal.aborted) failed.abort(error);
-        }
+  try {
+    await forEachWithWorkers(workers, tasks, async (task, db) => {
+      failed.signal.throwIfAborted();
+      try {
+        await task.run(db);
+      } catch (error) {
+        if (!failed.signal.aborted) failed.abort(error);
+        throw error;
       }
-    }),
-  );
-  if (failed.signal.aborted) throw failed.signal.reason;
+    });
+  } catch (error) {
+    throw failed.signal.aborted ? failed.signal.reason : error;
+  }
 }

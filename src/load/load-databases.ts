@@ -1,7 +1,9 @@
+import { text } from 'node:stream/consumers';
 import type { Readable } from 'node:stream';
 import type { DatabaseDetails } from '../dump/dump-databases.js';
 import { connect, connectForRows, quoteIdent, type Db } from '../mysql/connection.js';
 import { prepareSession } from '../mysql/snapshot.js';
+import { forEachWithWorkers } from '../util/pool.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
 import { splitStatements } from '../mysql/schema-sql.js';
 import type { ManifestObject } from '../repository/manifest.js';
@@ -60,7 +62,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
     for (const o of objects.filter((x) => x.role === 'schema' && wanted(x))) {
       deps.signal?.throwIfAborted();
       const database = o.database!;
-      const statements = splitStatements(await readText(await deps.open(o.name)));
+      const statements = splitStatements(await text(await deps.open(o.name)));
       if (selection.table) {
         await main.query(`DROP TABLE IF EXISTS ${quoteIdent(database)}.${quoteIdent(selection.table.table)}`);
       } else {
@@ -84,50 +86,39 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
 
     // 2. Rows, in parallel.
     const data = objects.filter((x) => x.role === 'data' && wanted(x)).sort((a, b) => b.rawSize - a.rawSize);
-    let next = 0;
     let loaded = 0;
-    await allWorkers(
-      conns.map(async (db) => {
-        while (next < data.length) {
+    await forEachWithWorkers(conns, data, async (o, db) => {
+      deps.signal?.throwIfAborted();
+      await db.query(`USE ${quoteIdent(o.database!)}`);
+      const source = await deps.open(o.name);
+      const statements = source.pipe(new StatementSplitter());
+      source.once('error', (error) => statements.destroy(error));
+      try {
+        for await (const sql of statements as AsyncIterable<string>) {
+          if (/^SET /.test(sql)) continue; // the session is already set up the same way
           deps.signal?.throwIfAborted();
-          const o = data[next++]!;
-          await db.query(`USE ${quoteIdent(o.database!)}`);
-          const source = await deps.open(o.name);
-          const statements = source.pipe(new StatementSplitter());
-          source.once('error', (error) => statements.destroy(error));
-          try {
-            for await (const sql of statements as AsyncIterable<string>) {
-              if (/^SET /.test(sql)) continue; // the session is already set up the same way
-              deps.signal?.throwIfAborted();
-              await db.querySecret(sql, `rows of ${o.database}.${o.table}, object ${o.name}`);
-            }
-          } finally {
-            // Leaving early (an error, SIGTERM) must stop the decrypt and zstd stages too.
-            source.destroy();
-          }
-          loaded += o.rawSize;
-          deps.progress?.(`rows of ${o.database}.${o.table} (chunk ${o.chunk})`);
+          await db.querySecret(sql, `rows of ${o.database}.${o.table}, object ${o.name}`);
         }
-      }),
-    );
+      } finally {
+        // Leaving early (an error, SIGTERM) must stop the decrypt and zstd stages too.
+        source.destroy();
+      }
+      loaded += o.rawSize;
+      deps.progress?.(`rows of ${o.database}.${o.table} (chunk ${o.chunk})`);
+    });
     info(deps.reporter, 'rows loaded', { objects: data.length, bytes: loaded });
 
     // 3. Deferred secondary keys, one ALTER per table, in parallel.
-    let k = 0;
-    await allWorkers(
-      conns.map(async (db) => {
-        while (k < addKeys.length) {
-          deps.signal?.throwIfAborted();
-          await db.query(addKeys[k++]!);
-        }
-      }),
-    );
+    await forEachWithWorkers(conns, addKeys, async (sql, db) => {
+      deps.signal?.throwIfAborted();
+      await db.query(sql);
+    });
     if (addKeys.length) info(deps.reporter, 'secondary keys built', { tables: addKeys.length });
 
     // 4. Accounts and grants.
     if (selection.grants) {
       for (const o of objects.filter((x) => x.role === 'grants')) {
-        for (const sql of splitStatements(await readText(await deps.open(o.name)))) await main.querySecret(sql, 'accounts and grants');
+        for (const sql of splitStatements(await text(await deps.open(o.name)))) await main.querySecret(sql, 'accounts and grants');
       }
       await main.query('FLUSH PRIVILEGES');
       deps.progress?.('accounts and grants');
@@ -139,7 +130,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
     for (const o of objects.filter((x) => x.role === 'objects' && wanted(x))) {
       const database = o.database!;
       let setup: string[] = [];
-      for (const sql of splitStatements(await readText(await deps.open(o.name)))) {
+      for (const sql of splitStatements(await text(await deps.open(o.name)))) {
         if (/^(SET|USE) /.test(sql)) {
           setup = /^USE /.test(sql) ? [sql] : [setup[0] ?? `USE ${quoteIdent(database)}`, sql];
           await main.query(sql);
@@ -186,18 +177,6 @@ export function isTriggerOn(sql: string, table: string): boolean {
   return last.replace(/^`|`$/g, '').replace(/``/g, '`') === table;
 }
 
-/** Waits for every worker, then throws the first failure (no worker is left running). */
-async function allWorkers(workers: Array<Promise<void>>): Promise<void> {
-  const results = await Promise.allSettled(workers);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-}
-
-async function readText(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export interface TableMismatch {
   table: string;
@@ -219,25 +198,19 @@ export async function verifyTables(
     .filter((d) => selection.databases.includes(d.name))
     .flatMap((d) => d.tables.filter((t) => t.hasData && (!selection.table || (selection.table.database === d.name && selection.table.table === t.name))).map((t) => ({ d, t })));
   const mismatches: TableMismatch[] = [];
-  let next = 0;
   const conns = await Promise.all(Array.from({ length: Math.max(1, parallel) }, () => connect(target)));
   try {
-    await allWorkers(
-      conns.map(async (db) => {
-        // The dump's session: the row expression must render the same way.
-        await prepareSession(db);
-        while (next < work.length) {
-          const { d, t } = work[next++]!;
-          const [row] = await db.query<{ n: string; s: string | null }>(
-            `SELECT COUNT(*) AS n, SUM(CRC32(${t.rowExpression})) AS s FROM ${quoteIdent(d.name)}.${quoteIdent(t.name)}`,
-          );
-          const actual = { rows: Number(row!.n), checksum: String(row!.s ?? '0') };
-          if (actual.rows !== t.rows || actual.checksum !== t.checksum) {
-            mismatches.push({ table: `${d.name}.${t.name}`, expected: { rows: t.rows!, checksum: t.checksum! }, actual });
-          }
-        }
-      }),
-    );
+    // The dump's session: the row expression must render the same way.
+    await Promise.all(conns.map((db) => prepareSession(db)));
+    await forEachWithWorkers(conns, work, async ({ d, t }, db) => {
+      const [row] = await db.query<{ n: string; s: string | null }>(
+        `SELECT COUNT(*) AS n, SUM(CRC32(${t.rowExpression})) AS s FROM ${quoteIdent(d.name)}.${quoteIdent(t.name)}`,
+      );
+      const actual = { rows: Number(row!.n), checksum: String(row!.s ?? '0') };
+      if (actual.rows !== t.rows || actual.checksum !== t.checksum) {
+        mismatches.push({ table: `${d.name}.${t.name}`, expected: { rows: t.rows!, checksum: t.checksum! }, actual });
+      }
+    });
   } finally {
     await Promise.allSettled(conns.map((c) => c.close()));
   }

@@ -1,4 +1,6 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { newestPassedDrill } from '../drill/reports.js';
+import { mapConcurrently } from '../util/pool.js';
 import { manifestKey, snapshotPrefix, snapshotsPrefix, SNAPSHOT_ID, snapshotTime } from '../repository/layout.js';
 import { readManifest } from '../repository/manifest.js';
 import { S3Storage } from '../repository/s3-storage.js';
@@ -37,25 +39,6 @@ export interface PruneResult {
 
 const CONCURRENCY = 8;
 
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-async function readJson(storage: Storage, key: string): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const c of await storage.get(key)) chunks.push(c as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-}
-
 /** Reads every complete snapshot (of one node, or all) and plans each node on its own. */
 export async function planPrune(storage: Storage, node: string | undefined, policies: Pick<Policies, 'kinds'>, now: Date): Promise<PrunePlan> {
   // One listing gives manifests, drill reports and every object, instead of one per snapshot.
@@ -73,19 +56,9 @@ export async function planPrune(storage: Storage, node: string | undefined, poli
   // Incomplete snapshots (no manifest) are not snapshots: backup's cleanup deals with them.
   const complete = [...snaps.values()].filter((s) => s.complete);
 
-  const read = await mapLimit(complete, CONCURRENCY, async (s) => {
+  const read = await mapConcurrently(complete, CONCURRENCY, async (s) => {
     const manifest = await readManifest(storage, s.node, s.id);
-    let verified = false;
-    for (const key of s.drills.sort().reverse()) {
-      try {
-        if ((await readJson(storage, key) as { ok?: unknown } | null)?.ok === true) {
-          verified = true;
-          break;
-        }
-      } catch {
-        // An unreadable drill report proves nothing; it does not stop prune either.
-      }
-    }
+    const verified = (await newestPassedDrill(storage, s.drills)) !== undefined;
     const finishedAt = Number.isNaN(Date.parse(manifest.finishedAt)) ? snapshotTime(s.id).toISOString() : manifest.finishedAt;
     return { ...s, kind: manifest.kind as string, finishedAt, verified };
   });
@@ -97,7 +70,7 @@ export async function planPrune(storage: Storage, node: string | undefined, poli
   for (const [n, list] of [...byNode].sort(([a], [b]) => a.localeCompare(b))) {
     const plan = planRetention(list, policies, now);
     const info = new Map(list.map((s) => [s.id, s]));
-    const entries = await mapLimit(plan, CONCURRENCY, async (e): Promise<PrunePlanSnapshot> => {
+    const entries = await mapConcurrently(plan, CONCURRENCY, async (e): Promise<PrunePlanSnapshot> => {
       const s = info.get(e.id)!;
       const base = { node: n, id: e.id, kind: s.kind, finishedAt: s.finishedAt, verified: s.verified };
       if (e.action === 'remove') {
@@ -120,7 +93,7 @@ export async function planPrune(storage: Storage, node: string | undefined, poli
 async function lockedUntil(storage: Storage, keys: string[], now: Date): Promise<string | undefined> {
   if (!(storage instanceof S3Storage)) return undefined;
   const full = (k: string) => (storage.prefix === '' ? k : `${storage.prefix}/${k}`);
-  const found = await mapLimit(keys, CONCURRENCY, async (key) => {
+  const found = await mapConcurrently(keys, CONCURRENCY, async (key) => {
     const head = await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: full(key) }));
     if (head.ObjectLockLegalHoldStatus === 'ON') return `${key} is under an Object Lock legal hold`;
     const until = head.ObjectLockRetainUntilDate;
@@ -143,7 +116,7 @@ export async function applyPrune(storage: Storage, plan: PrunePlan, options: { s
       await storage.remove(manifestKey(s.node, s.id));
       const keys: string[] = [];
       for await (const o of storage.list(snapshotPrefix(s.node, s.id))) keys.push(o.key);
-      await mapLimit(keys, CONCURRENCY, (k) => storage.remove(k));
+      await mapConcurrently(keys, CONCURRENCY, (k) => storage.remove(k));
       result.removed.push({ node: s.node, id: s.id, objects: keys.length + 1 });
     } catch (err) {
       result.failed.push({ node: s.node, id: s.id, error: (err as Error).message });

@@ -1,3 +1,4 @@
+import { text } from 'node:stream/consumers';
 import { IntegrityError } from '../errors.js';
 import type { Storage } from './storage.js';
 import { manifestKey, SNAPSHOT_ID, snapshotsPrefix } from './layout.js';
@@ -70,9 +71,7 @@ export function parseManifest(text: string, where: string): Manifest {
 
 export async function readManifest(storage: Storage, node: string, id: string): Promise<Manifest> {
   const key = manifestKey(node, id);
-  const chunks: Buffer[] = [];
-  for await (const c of await storage.get(key)) chunks.push(c as Buffer);
-  return parseManifest(Buffer.concat(chunks).toString('utf8'), `${storage.location}/${key}`);
+  return parseManifest(await text(await storage.get(key)), `${storage.location}/${key}`);
 }
 
 export interface SnapshotRef {

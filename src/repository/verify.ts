@@ -2,6 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { IntegrityError, ObjectNotFoundError } from '../errors.js';
 import { createHashStream } from '../stream/hash.js';
+import { forEachConcurrently } from '../util/pool.js';
 import { snapshotPrefix } from './layout.js';
 import type { Manifest } from './manifest.js';
 import type { Storage } from './storage.js';
@@ -22,24 +23,19 @@ export async function verifySnapshot(storage: Storage, manifest: Manifest, optio
   const problems: string[] = [];
   const t0 = performance.now();
   let bytes = 0;
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < manifest.objects.length) {
-      options.signal?.throwIfAborted();
-      const o = manifest.objects[next++]!;
-      try {
-        const hash = createHashStream();
-        await pipeline(await storage.get(prefix + o.name), hash, new Writable({ write: (_c, _e, done) => done() }), { signal: options.signal });
-        bytes += hash.size;
-        if (hash.size !== o.size) problems.push(`${o.name}: ${hash.size} bytes stored, manifest says ${o.size}`);
-        else if (hash.sha256 !== o.sha256) problems.push(`${o.name}: sha256 ${hash.sha256} does not match the manifest's ${o.sha256}`);
-      } catch (error) {
-        if (error instanceof ObjectNotFoundError) problems.push(`${o.name}: missing`);
-        else throw error;
-      }
+  await forEachConcurrently(manifest.objects, options.concurrency ?? 4, async (o) => {
+    options.signal?.throwIfAborted();
+    try {
+      const hash = createHashStream();
+      await pipeline(await storage.get(prefix + o.name), hash, new Writable({ write: (_c, _e, done) => done() }), { signal: options.signal });
+      bytes += hash.size;
+      if (hash.size !== o.size) problems.push(`${o.name}: ${hash.size} bytes stored, manifest says ${o.size}`);
+      else if (hash.sha256 !== o.sha256) problems.push(`${o.name}: sha256 ${hash.sha256} does not match the manifest's ${o.sha256}`);
+    } catch (error) {
+      if (error instanceof ObjectNotFoundError) problems.push(`${o.name}: missing`);
+      else throw error;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 4, manifest.objects.length || 1) }, worker));
+  });
   return { objects: manifest.objects.length, bytes, seconds: (performance.now() - t0) / 1000, problems: problems.sort() };
 }
 

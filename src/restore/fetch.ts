@@ -12,6 +12,7 @@ import type { Storage } from '../repository/storage.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { createHashStream } from '../stream/hash.js';
 import { createZstdDecompressStream } from '../stream/zstd.js';
+import { forEachConcurrently } from '../util/pool.js';
 
 export interface FetchedSnapshot {
   /** Plaintext of an object, streamed from the verified local (encrypted) copy. */
@@ -47,7 +48,7 @@ export async function fetchSnapshot(
   const local = (name: string) => path.join(dir, encodeURIComponent(name));
   const prefix = snapshotPrefix(manifest.node, manifest.id);
   try {
-    await each(objects, options.concurrency ?? 4, async (o) => {
+    await forEachConcurrently(objects, options.concurrency ?? 4, async (o) => {
       options.signal?.throwIfAborted();
       const hash = createHashStream();
       try {
@@ -70,7 +71,7 @@ export async function fetchSnapshot(
       return out;
     };
     let details: SnapshotDetails | undefined;
-    await each(objects, options.concurrency ?? 2, async (o) => {
+    await forEachConcurrently(objects, options.concurrency ?? 2, async (o) => {
       options.signal?.throwIfAborted();
       const chunks: Buffer[] = [];
       const keep = o.role === 'details';
@@ -90,24 +91,6 @@ export async function fetchSnapshot(
 function describe(error: unknown, name: string): Error {
   if (error instanceof NgcpBackupError && !error.message.startsWith(name)) error.message = `${name}: ${error.message}`;
   return error instanceof Error ? error : new Error(String(error));
-}
-
-/** Runs fn over items with a concurrency limit; after a failure takes no new item, waits for the running ones, then throws the first error. */
-async function each<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: { error: unknown } | undefined;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length && !failure) {
-        try {
-          await fn(items[next++]!);
-        } catch (error) {
-          failure ??= { error };
-        }
-      }
-    }),
-  );
-  if (failure) throw failure.error;
 }
 
 function mib(n: number): string {

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../crypto/age.js';
 import { startMariadbInstance } from './mariadb-instance.js';
-import { createSandboxNode } from './node.js';
+import { createSandboxNode, sandboxConfig } from './node.js';
 
 /**
  * `npm run demo`: the main job on an embedded default. A sandbox NGCP node (a scratch MariaDB
@@ -34,12 +34,7 @@ async function main(): Promise<void> {
     const config = path.join(dir, 'config.yml');
     await writeFile(
       config,
-      stringify({
-        node: { root },
-        mysql: { socket: server.socket, defaults_file: '/etc/mysql/debian.cnf' },
-        repository: { url: `file://${repo}` },
-        encryption: { recipients: [recipient] },
-      }),
+      stringify(sandboxConfig({ root, socket: server.socket, repository: repo, recipient })),
       { mode: 0o600 },
     );
     await cli(['backup', '--kind', 'manual', '--note', 'demo', '--config', config]);

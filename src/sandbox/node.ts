@@ -424,3 +424,16 @@ export async function createSandboxNode(options: SandboxOptions): Promise<Sandbo
     timingsMs,
   };
 }
+
+/**
+ * The ngcp-backup config (as YAML data) that backs a sandbox node up to a file:// repository:
+ * what the demo, the benchmark and the tests start from.
+ */
+export function sandboxConfig(options: { root: string; socket: string; repository: string; recipient: string }): Record<string, any> {
+  return {
+    node: { root: options.root },
+    mysql: { socket: options.socket, defaults_file: '/etc/mysql/debian.cnf' },
+    repository: { url: `file://${options.repository}` },
+    encryption: { recipients: [options.recipient] },
+  };
+}

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { startMariadbInstance, type MariadbInstance } from '../../src/sandbox/mariadb-instance.js';
-import { createSandboxNode, type SandboxNode } from '../../src/sandbox/node.js';
+import { createSandboxNode, sandboxConfig, type SandboxNode } from '../../src/sandbox/node.js';
 import { generateIdentity } from '../../src/crypto/age.js';
 
 const execFileAsync = promisify(execFile);
@@ -55,12 +55,7 @@ export async function startTestNode(options: { cdrRows?: number; binlog?: boolea
     identityFile,
     recipient,
     repoDir,
-    baseConfig: () => ({
-      node: { root },
-      mysql: { socket: server.socket, defaults_file: '/etc/mysql/debian.cnf' },
-      repository: { url: `file://${repoDir}` },
-      encryption: { recipients: [recipient] },
-    }),
+    baseConfig: () => sandboxConfig({ root, socket: server.socket, repository: repoDir, recipient }),
     async writeConfig(config, name = 'config.yml') {
       const file = path.join(dir, name);
       await writeFile(file, stringify(config), { mode: 0o600 });
@@ -81,8 +76,13 @@ export async function startTestNode(options: { cdrRows?: number; binlog?: boolea
 
 /** Runs the real CLI in a child process (what an operator runs). */
 export function runCli(args: string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  return runCommand(process.execPath, [CLI, ...args], { ...process.env, ...env });
+}
+
+/** Runs a command to its end and collects its exit code and output. */
+export function runCommand(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
