@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what ngcp-backup's demo, tests and benchmark need beyond a fresh machine of this
-# kind (Node 20, npm, MariaDB binaries): Debian's age, zstd (and with --tests: Ceph RGW,
-# awscli), the npm dependencies, and the build. Safe to run again: it does only what is missing.
+# kind (Node 20, npm, MariaDB binaries): Debian's age, zstd (and with --tests, which the
+# benchmark uses too: Ceph RGW, awscli, mydumper, GNU time), the npm dependencies, and the
+# build. Safe to run again: it does only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want=(age zstd)
-if [[ "${1:-}" == "--tests" ]]; then want+=(radosgw ceph-mon ceph-osd ceph aws uuidgen curl); fi
+if [[ "${1:-}" == "--tests" ]]; then want+=(radosgw ceph-mon ceph-osd ceph aws uuidgen curl mydumper time); fi
 missing=()
 for cmd in "${want[@]}"; do
   case $cmd in
@@ -13,6 +14,8 @@ for cmd in "${want[@]}"; do
   esac
   # Debian's awscli lives in /usr/bin; another aws earlier on PATH does not count.
   if [[ $cmd == aws ]]; then [[ -x /usr/bin/aws ]] || missing+=("$pkg"); continue; fi
+  # `time` is also a shell keyword: only GNU time's binary counts.
+  if [[ $cmd == time ]]; then [[ -x /usr/bin/time ]] || missing+=("$pkg"); continue; fi
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
