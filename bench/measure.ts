@@ -43,7 +43,9 @@ async function ticksPerSecond(): Promise<number> {
 
 /** utime+stime of one process in seconds (fields 14 and 15 of /proc/<pid>/stat). */
 export async function processCpuS(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // A server that is gone (stopped by a signal's cleanup) has no figure; the job fails anyway.
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (stat === '') return NaN;
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): utime is field 14, stime field 15.
   return (Number(fields[11]) + Number(fields[12])) / (await ticksPerSecond());

@@ -109,8 +109,10 @@ function onCleanup(what: string, run: () => Promise<unknown>): () => Promise<voi
     }
   };
 }
+let signalled = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    signalled = true;
     process.stderr.write(`bench: ${signal}, cleaning up\n`);
     killCurrentJob();
     void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
@@ -484,7 +486,8 @@ let code = 1;
 try {
   code = await main();
 } catch (error) {
-  process.stderr.write(`bench: ${error instanceof JobFailed ? '' : 'failed: '}${(error as Error).stack ?? String(error)}\n`);
+  // After a signal, the jobs fail because their servers are being stopped: not worth a report.
+  if (!signalled) process.stderr.write(`bench: ${error instanceof JobFailed ? (error as Error).message : `failed: ${(error as Error).stack ?? String(error)}`}\n`);
   code = 1;
 } finally {
   await cleanup();
