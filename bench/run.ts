@@ -229,20 +229,21 @@ async function main(): Promise<number> {
   const jobs: Record<string, Job> = {
     baseline: {
       id: 'baseline-backup',
-      label: 'backup: `mariadb-dump --single-transaction | zstd -3 -T0 | age | aws s3 cp -` (baseline)',
+      label: 'backup: `mariadb-dump --single-transaction | zstd -3 -T0 | age | aws s3 cp -`',
+      note: 'baseline',
       runs: [],
     },
     mydumper: {
       id: 'mydumper-backup',
-      label: 'backup: `mydumper -t 2 -c` to a local dir (anchor)',
-      note: 'gzip, no encryption, no upload',
+      label: 'backup: `mydumper -t 2 -c` to a local dir',
+      note: 'anchor: gzip, no encryption, no upload',
       runs: [],
     },
     ngcp: { id: 'ngcp-backup', label: 'backup: `ngcp-backup backup`', runs: [] },
     baselineRestore: {
       id: 'baseline-restore',
-      label: 'restore: `aws s3 cp - | age -d | zstd -d | mariadb` (baseline)',
-      note: 'fresh node',
+      label: 'restore: `aws s3 cp - | age -d | zstd -d | mariadb`',
+      note: 'baseline, fresh node',
       runs: [],
     },
     ngcpRestore: {
@@ -251,7 +252,8 @@ async function main(): Promise<number> {
       note: 'fresh node, figures checked',
       runs: [],
     },
-    verify: { id: 'ngcp-verify', label: 'verify: `ngcp-backup verify` (no key)', runs: [] },
+    verify: { id: 'ngcp-verify', label: 'verify: `ngcp-backup verify`',
+      note: 'no key', runs: [] },
   };
   const growthJob: Job = { id: 'ngcp-backup-4n', label: `backup: \`ngcp-backup backup\` at ${(opt.rows * 4).toLocaleString('en')} rows`, runs: [] };
 
