@@ -115,7 +115,7 @@ test.serial('the dump connection killed mid-way: exit 5, no manifest, nothing le
   let killed = false;
   for (let i = 0; i < 2000 && !killed; i++) {
     const rows = await admin.query<{ id: number; info: string | null }>(
-      "SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT CONCAT(%`accounting`.`cdr`%'",
+      "SELECT ID AS id, INFO AS info FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT %FROM `accounting`.`cdr`%' AND ID <> CONNECTION_ID()",
     );
     if (rows[0]) {
       await admin.query(`KILL CONNECTION ${rows[0].id}`);

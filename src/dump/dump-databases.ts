@@ -14,7 +14,7 @@ import type { ManifestObject } from '../repository/manifest.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { storeSealed, type SealOptions } from '../backup/seal.js';
 import { forEachWithWorkers } from '../util/pool.js';
-import { SqlDataWriter, type TableFigures } from './sql-data.js';
+import { feedRows, TableData, type TableFigures } from './sql-data.js';
 
 export interface ChunkDetails extends TableFigures {
   name: string;
@@ -185,20 +185,21 @@ async function dumpTable(
   stored: (o: ManifestObject) => void,
 ): Promise<TableFigures> {
   const format = rowFormat(t.columns);
-  const sql = `SELECT ${format.expression} FROM ${quoteIdent(t.database)}.${quoteIdent(t.name)}${where ? ` WHERE ${where}` : ''}`;
+  const sql = `SELECT ${format.selectList} FROM ${quoteIdent(t.database)}.${quoteIdent(t.name)}${where ? ` WHERE ${where}` : ''}`;
   const name = objectNames.data(t.database, t.name, chunk);
-  const writer = new SqlDataWriter(t.name, format.columnList, `data of ${quoteIdent(t.database)}.${quoteIdent(t.name)}${where ? ` where ${where}` : ''}`);
-  const rows = db.streamRawRows(sql);
-  let queryError: DatabaseError | undefined;
-  const feeding = pipeline(rows, writer).catch((error: unknown) => {
-    queryError ??= error instanceof DatabaseError ? error : databaseError(error, deps.target, sql);
+  const data = new TableData(t.name, format.columnList, format.kinds, `data of ${quoteIdent(t.database)}.${quoteIdent(t.name)}${where ? ` where ${where}` : ''}`);
+  let queryError: unknown;
+  const feeding = feedRows(db, sql, data).catch((error: unknown) => {
+    queryError = error instanceof DatabaseError ? error : databaseError(error, deps.target, sql);
   });
   try {
-    const sealed = await storeSealed(seal, deps.prefix + name, writer);
+    const sealed = await storeSealed(seal, deps.prefix + name, data);
     await feeding;
+    if (queryError) throw queryError;
     stored({ name, role: 'data', database: t.database, table: t.name, chunk, size: sealed.size, sha256: sealed.sha256, rawSize: sealed.rawSize });
-    return writer.figures();
+    return data.figures();
   } catch (error) {
+    data.destroy();
     await feeding;
     throw queryError ?? error;
   }
