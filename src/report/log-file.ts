@@ -1,4 +1,5 @@
-import { chmodSync, closeSync, fstatSync, openSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import path from 'node:path';
 import { jsonReporter, type Reporter } from './reporter.js';
 
 /**
@@ -12,6 +13,7 @@ export interface LogFile {
 }
 
 export function openLogFile(file: string, fields: Record<string, string> = {}): LogFile {
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
   const fd = openSync(file, 'a', 0o640);
   // A file we just created gets 0640 whatever the umask; an existing one keeps the operator's mode.
   if (fstatSync(fd).size === 0) chmodSync(file, 0o640);
