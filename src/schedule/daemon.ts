@@ -2,7 +2,7 @@ import type { Config } from '../config/schema.js';
 import { exitCodeOf } from '../errors.js';
 import { openLogFile, type LogFile } from '../report/log-file.js';
 import { info, teeReporter, warn, type Reporter } from '../report/reporter.js';
-import { lastAttempt, readRecords } from '../report/runs.js';
+import { lastAttempt, readRecords, type JobRecords } from '../report/runs.js';
 import { redact } from '../report/secrets.js';
 import type { Storage } from '../repository/storage.js';
 import { runJob } from '../service/job.js';
@@ -76,22 +76,24 @@ export async function runDaemon(deps: DaemonDeps): Promise<void> {
     }
   };
 
+  // Start, end and failure of a job: runJob writes them to the log file; these are for the terminal.
   const runOne = async (job: JobName): Promise<boolean> => {
     const jobConfig = config;
-    const storage = deps.openStorage(jobConfig);
-    info(reporter, `${job} started`);
+    let storage: Storage | undefined;
+    info(deps.reporter, `${job} started`);
     try {
+      storage = deps.openStorage(jobConfig);
       await runJob({ config: jobConfig, storage, reporter: deps.reporter, signal: deps.signal, lockWait: Infinity, now }, { command: `daemon ${job}`, record: job }, async (r) => ({
         value: undefined,
-        outcome: await JOB_BODIES[job]({ config: jobConfig, storage, reporter: r, signal: deps.signal }),
+        outcome: await JOB_BODIES[job]({ config: jobConfig, storage: storage!, reporter: r, signal: deps.signal }),
       }));
-      info(reporter, `${job} finished`);
+      info(deps.reporter, `${job} finished`);
       return true;
     } catch (error) {
-      reporter.event('error', `${job} failed (exit ${exitCodeOf(error)}): ${redact((error as Error)?.message ?? String(error))}`);
+      deps.reporter.event('error', `${job} failed (exit ${exitCodeOf(error)}): ${redact((error as Error)?.message ?? String(error))}`);
       return false;
     } finally {
-      (storage as { destroy?: () => void }).destroy?.();
+      (storage as { destroy?: () => void } | undefined)?.destroy?.();
     }
   };
 
@@ -138,7 +140,10 @@ export async function runDaemon(deps: DaemonDeps): Promise<void> {
   const removeReload = deps.onReload(() => void reload());
   try {
     info(reporter, `daemon started with ${config.source}: ${describe()} (time zone ${config.schedule.timeZone})`);
-    const records = await readRecords(config.service.stateDir);
+    const records: JobRecords = await readRecords(config.service.stateDir).catch((error: unknown) => {
+      warn(reporter, `cannot read the run records in ${config.service.stateDir} (service.state_dir): ${(error as Error).message}; no missed run is caught up`);
+      return {};
+    });
     const lastRuns = Object.fromEntries(JOBS.map((j) => [j, lastAttempt(records[j])]));
     for (const m of missedRuns(jobs, lastRuns, now(), config.schedule.timeZone)) {
       enqueue(m.job, `missed its run scheduled at ${m.scheduled.toISOString()} (last run ${m.lastRun.toISOString()})`);
