@@ -9,7 +9,7 @@ import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context
 export const usage = `Usage: ngcp-backup backup [--kind nightly|manual|pre-upgrade] [--note TEXT] [--wait[=SECONDS]] [--config FILE] [--json]
 Takes a consistent snapshot of every database and the node's files, encrypts it for the
 configured recipients and stores it in the repository. Prints a summary.
-\${WAIT_USAGE}`;
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
   const { args, wait } = takeWaitFlag('backup', env.args);

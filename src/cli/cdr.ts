@@ -24,7 +24,7 @@ files already present are left alone.
   --identity FILE    age identity that decrypts the repository (restore)
   --node NAME        files of another node (restore onto a replacement machine)
   --state-dir DIR    where the local record lives (default ${DEFAULT_STATE_DIR})
-\${WAIT_USAGE}`;
+${WAIT_USAGE}`;
 
 /** Keys the config may carry under cdr: beyond enabled/path (wired by the config loader). */
 

@@ -10,7 +10,7 @@ Restores every database of a snapshot into a scratch MariaDB it starts in a temp
 directory, checks every table's row count and checksum and the schema objects against the
 snapshot, and writes the drill report into the repository. Exit 15 on any mismatch.
 Meant for a verification host that holds the identity, not for the node.
-\${WAIT_USAGE}`;
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
   const { args, wait } = takeWaitFlag('drill', env.args);

@@ -12,7 +12,7 @@ Removes the snapshots the retention policies no longer keep (default policies: $
 --dry-run prints the plan (every snapshot, keep or remove, and why) and changes nothing.
 Never removes a node's newest snapshot nor its newest snapshot that passed a drill; skips
 snapshots protected by S3 Object Lock and says so. Each snapshot goes manifest first.
-\${WAIT_USAGE}`;
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
   const { args, wait } = takeWaitFlag('prune', env.args);

@@ -21,7 +21,7 @@ table against the snapshot's figures, then runs ngcpcfg apply.
   --database NAME         restore one database
   --table DB.TABLE        restore one table (with its triggers)
   --force-version         restore onto a node of another NGCP release
-\${WAIT_USAGE}`;
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
   const { args, wait } = takeWaitFlag('restore', env.args);
