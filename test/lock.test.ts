@@ -113,3 +113,76 @@ test.serial('kill -9 mid-upload: the next backup takes the stale lock over and a
     await repo.cleanup();
   }
 });
+
+// The lock file on its own: what counts as stale, waiting, and release.
+async function lockDir(t: import('ava').ExecutionContext): Promise<string> {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const dir = await mkdtemp(path.join((await import('node:os')).tmpdir(), 'ngcp-lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+test('a lock is stale when its pid is gone or reused, never when it is alive or on another host', async (t) => {
+  const { acquireLock, currentHolder } = await import('../src/schedule/lock.js');
+  const { writeFile } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const dir = await lockDir(t);
+  const file = path.join(dir, 'ngcp-backup.lock');
+  const write = (h: object) => writeFile(file, JSON.stringify({ host: os.hostname(), command: 'backup', started: '2026-11-22T02:30:00.000Z', ...h }));
+
+  // Alive: our parent (ava), with its real start time.
+  const stat = (await import('node:fs')).readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+  const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  await write({ pid: process.ppid, procStart: start });
+  await t.throwsAsync(acquireLock({ dir, command: 'prune' }), { message: new RegExp(`ngcp-backup backup \\(pid ${process.ppid}, since 2026-11-22T02:30:00.000Z\\) holds the lock`) });
+  t.like(await currentHolder(dir), { pid: process.ppid, stale: false });
+
+  // The same pid with another start time: the pid was reused, the holder is gone.
+  await write({ pid: process.ppid, procStart: String(Number(start) + 1) });
+  t.like(await currentHolder(dir), { stale: true });
+  let lock = await acquireLock({ dir, command: 'prune' });
+  t.like(lock.takenOver, { pid: process.ppid, command: 'backup' });
+  await lock.release();
+  t.is(await currentHolder(dir), undefined, 'released');
+
+  // A pid that is gone (a child that has exited).
+  const child = spawn('true');
+  await new Promise((resolve) => child.on('close', resolve));
+  await write({ pid: child.pid });
+  lock = await acquireLock({ dir, command: 'prune' });
+  t.like(lock.takenOver, { pid: child.pid });
+  await lock.release();
+
+  // Another host: cannot be judged from here, so it is trusted.
+  await write({ pid: 999_999, host: 'other-host' });
+  await t.throwsAsync(acquireLock({ dir, command: 'prune' }), { message: /pid 999999 on host other-host/ });
+
+  // Unreadable (not JSON): taken over.
+  await writeFile(file, 'garbage');
+  lock = await acquireLock({ dir, command: 'prune' });
+  t.like(lock.takenOver, { command: 'unknown (unreadable lock file)' });
+  await lock.release();
+});
+
+test('--wait=SECONDS gives up after that long; an abort (SIGTERM) stops the wait', async (t) => {
+  const { acquireLock } = await import('../src/schedule/lock.js');
+  const { LockedError } = await import('../src/errors.js');
+  const dir = await lockDir(t);
+  const held = await acquireLock({ dir, command: 'backup' });
+  let waitedFor: string | undefined;
+  const t0 = Date.now();
+  await t.throwsAsync(acquireLock({ dir, command: 'prune', waitSeconds: 1, pollMs: 50, onWait: (h) => (waitedFor = h.command) }), { instanceOf: LockedError, message: /waited 1 s/ });
+  t.true(Date.now() - t0 >= 1000);
+  t.is(waitedFor, 'backup');
+
+  const controller = new AbortController();
+  const waiting = acquireLock({ dir, command: 'prune', waitSeconds: Infinity, pollMs: 50, signal: controller.signal });
+  setTimeout(() => controller.abort(new Error('stopped by SIGTERM')), 200);
+  await t.throwsAsync(waiting, { message: 'stopped by SIGTERM' });
+
+  // Released: the next one gets it at once.
+  await held.release();
+  const next = await acquireLock({ dir, command: 'prune' });
+  t.is(next.takenOver, undefined);
+  await next.release();
+});
