@@ -12,6 +12,7 @@ import { restoreByHand } from './helpers/by-hand.js';
 
 const execFileAsync = promisify(execFile);
 
+// Serial: the tests share one node, and a node's backups hold its lock one at a time.
 let node: TestNode;
 test.before(async () => {
   node = await startTestNode({ cdrRows: 3000 });
@@ -22,7 +23,7 @@ function s3Config(repo: { url: string; endpoint: string }): Record<string, any> 
   return { ...node.baseConfig(), repository: { url: repo.url, endpoint: repo.endpoint, path_style: true } };
 }
 
-test('a sandbox node backs up to S3 (Ceph RGW); awscli + age + zstd + mariadb restore it by hand', async (t) => {
+test.serial('a sandbox node backs up to S3 (Ceph RGW); awscli + age + zstd + mariadb restore it by hand', async (t) => {
   const repo = await s3TestRepository();
   try {
     const config = await node.writeConfig(s3Config(repo), 's3.yml');
@@ -50,7 +51,7 @@ test('a sandbox node backs up to S3 (Ceph RGW); awscli + age + zstd + mariadb re
   }
 });
 
-test('wrong S3 credentials: exit 13, no secret in the output, nothing stored', async (t) => {
+test.serial('wrong S3 credentials: exit 13, no secret in the output, nothing stored', async (t) => {
   const repo = await s3TestRepository();
   try {
     const config = await node.writeConfig(s3Config(repo), 's3-bad-creds.yml');
@@ -67,7 +68,7 @@ test('wrong S3 credentials: exit 13, no secret in the output, nothing stored', a
   }
 });
 
-test('a missing bucket: exit 10, names the bucket', async (t) => {
+test.serial('a missing bucket: exit 10, names the bucket', async (t) => {
   const repo = await s3TestRepository();
   try {
     const config = await node.writeConfig(s3Config({ url: 's3://no-such-bucket-ngcp/x', endpoint: repo.endpoint }), 's3-no-bucket.yml');

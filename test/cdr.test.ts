@@ -15,6 +15,7 @@ import { generateIdentity, readIdentities } from '../src/crypto/age.js';
 import { openStorage } from '../src/repository/open-storage.js';
 import type { Storage } from '../src/repository/storage.js';
 import { silentReporter } from '../src/report/reporter.js';
+import { sandboxService } from '../src/sandbox/node.js';
 import { CDR_EXPORT_DIR, planCdrExport, renderCdrFile, type PlannedCdrFile } from '../src/sandbox/cdr-files.js';
 import { decryptWithCli } from './helpers/node.js';
 import { s3TestRepository, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY } from './helpers/s3.js';
@@ -164,7 +165,7 @@ test('file://: ships every complete file once, damaged aside, in-progress skippe
 
   // Restore: delete one day of files, bring them back through the CLI.
   const config = path.join(fx.dir, 'config.yml');
-  await writeFile(config, stringify({ node: { root: fx.root }, repository: { url: `file://${fx.repoDir}` }, encryption: { recipients: [fx.recipient] }, cdr: { enabled: true, path: CDR_EXPORT_DIR } }), { mode: 0o600 });
+  await writeFile(config, stringify({ node: { root: fx.root }, repository: { url: `file://${fx.repoDir}` }, encryption: { recipients: [fx.recipient] }, cdr: { enabled: true, path: CDR_EXPORT_DIR }, service: sandboxService(fx.root) }), { mode: 0o600 });
   const day = good.find((p) => p.startsWith('system/'))!.split('/').slice(0, 3).join('/'); // system/YYYYMM/DD
   const gone = good.filter((p) => p.startsWith(day + '/'));
   const other = good.find((p) => !p.startsWith(day + '/') && p.startsWith('system/'))!;
@@ -321,7 +322,7 @@ test('cdr ship refuses when cdr.enabled is false; bad dates are usage errors', a
   const fx = await fixture(600);
   t.teardown(() => rm(fx.dir, { recursive: true, force: true }));
   const config = path.join(fx.dir, 'config.yml');
-  await writeFile(config, stringify({ node: { root: fx.root }, repository: { url: `file://${fx.repoDir}` }, encryption: { recipients: [fx.recipient] } }), { mode: 0o600 });
+  await writeFile(config, stringify({ node: { root: fx.root }, repository: { url: `file://${fx.repoDir}` }, encryption: { recipients: [fx.recipient] }, service: sandboxService(fx.root) }), { mode: 0o600 });
   const refused = await t.throwsAsync(cli(['ship', '--config', config, '--state-dir', fx.stateDir]));
   t.is(refused?.name, 'RefusedError');
   t.deepEqual(await walk(fx.repoDir), []);

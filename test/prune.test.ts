@@ -189,7 +189,7 @@ test('ngcp-backup prune: --dry-run changes nothing, then prune removes, --json',
   await seed(storage, snaps);
   const { recipient } = await generateIdentity();
   const config = join(dir, 'config.yml');
-  await writeFile(config, `node:\n  root: ${dir}\n  name: ${NODE}\nrepository:\n  url: file://${join(dir, 'repo')}\nencryption:\n  recipients: [${recipient}]\n`, { mode: 0o600 });
+  await writeFile(config, `node:\n  root: ${dir}\n  name: ${NODE}\nrepository:\n  url: file://${join(dir, 'repo')}\nencryption:\n  recipients: [${recipient}]\nservice:\n  state_dir: ${join(dir, 'state')}\n  lock_dir: ${join(dir, 'lock')}\n  log_file: ${join(dir, 'backup.log')}\n`, { mode: 0o600 });
   const cli = async (args: string[]) => {
     const stdout = new PassThrough();
     const stderr = new PassThrough();

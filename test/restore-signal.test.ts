@@ -1,4 +1,5 @@
 import test from 'ava';
+import { sandboxService } from '../src/sandbox/node.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ExitCode } from '../src/errors.js';
@@ -22,6 +23,7 @@ test('SIGTERM in the middle of a restore: stops cleanly, says what was restored 
     repository: { url: `file://${source.repoDir}` },
     encryption: { recipients: [source.recipient] },
     restore: { work_dir: path.join(target.dir, 'work') },
+    service: sandboxService(target.root),
   });
   const child = spawn(process.execPath, [CLI, 'restore', '--latest', '--identity', source.identityFile, '--yes', '--config', config], {
     env: ngcpcfg.env(process.env),

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { sandboxService } from '../src/sandbox/node.js';
 import { createHash } from 'node:crypto';
 import { cp, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -45,6 +46,7 @@ function targetConfig(repository: Record<string, unknown>, mysql?: Record<string
       repository,
       encryption: { recipients: [source.recipient] },
       restore: { work_dir: path.join(target.dir, 'work') },
+      service: sandboxService(target.root),
     },
     `target-${Math.random().toString(36).slice(2)}.yml`,
   );

@@ -3,10 +3,12 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseOptionFile } from '../src/mysql/credentials.js';
 import { s3TestRepository } from './helpers/s3.js';
+import { sandboxService } from '../src/sandbox/node.js';
 import { startTestNode, type TestNode } from './helpers/node.js';
 
 // Invariant 9: no secret in any process's argv, in logs, in error output, or in files others
 // can read. While a backup runs, every process's command line is sampled from /proc.
+// Serial: the tests share one node, and a node's backups hold its lock one at a time.
 let node: TestNode;
 test.before(async () => {
   node = await startTestNode({ cdrRows: 30_000 });
@@ -37,7 +39,7 @@ function sampleArgv(secrets: string[]): { stop: () => Promise<{ samples: number;
   };
 }
 
-test('no MySQL password or S3 secret key in argv, output or world-readable files', async (t) => {
+test.serial('no MySQL password or S3 secret key in argv, output or world-readable files', async (t) => {
   const repo = await s3TestRepository();
   try {
     const cnf = parseOptionFile(await readFile(path.join(node.root, 'etc/mysql/debian.cnf'), 'utf8'));
@@ -67,7 +69,7 @@ test('no MySQL password or S3 secret key in argv, output or world-readable files
   }
 });
 
-test('files the tool writes are not world-readable (file:// repository, keygen identity)', async (t) => {
+test.serial('files the tool writes are not world-readable (file:// repository, keygen identity)', async (t) => {
   const r = await node.cli(['backup']);
   t.is(r.code, 0, r.stderr);
   const entries = await readdir(node.repoDir, { recursive: true, withFileTypes: true });
@@ -76,6 +78,10 @@ test('files the tool writes are not world-readable (file:// repository, keygen i
     const mode = (await stat(path.join(e.parentPath, e.name))).mode & 0o777;
     t.is(mode & 0o077, 0, `${e.name} mode ${mode.toString(8)}`);
   }
+  // The run record is private; the log is not world-readable (group adm may read logs).
+  const service = sandboxService(node.root);
+  t.is((await stat(path.join(service.state_dir, 'job-backup.json'))).mode & 0o777, 0o600);
+  t.is((await stat(service.log_file)).mode & 0o007, 0);
   const keyFile = path.join(node.dir, 'new-identity.txt');
   const k = await node.cli(['keygen', '--output', keyFile]);
   t.is(k.code, 0, k.stderr);

@@ -1,15 +1,19 @@
 import { runBackup } from '../backup/backup.js';
 import { UsageError } from '../errors.js';
 import { SNAPSHOT_KINDS, type SnapshotKind } from '../repository/layout.js';
+import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
+import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
 
-export const usage = `Usage: ngcp-backup backup [--kind nightly|manual|pre-upgrade] [--note TEXT] [--config FILE] [--json]
+export const usage = `Usage: ngcp-backup backup [--kind nightly|manual|pre-upgrade] [--note TEXT] [--wait[=SECONDS]] [--config FILE] [--json]
 Takes a consistent snapshot of every database and the node's files, encrypts it for the
-configured recipients and stores it in the repository. Prints a summary.`;
+configured recipients and stores it in the repository. Prints a summary.
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
-  const { values } = parseFlags('backup', env.args, { ...COMMON_OPTIONS, kind: { type: 'string' }, note: { type: 'string' } });
+  const { args, wait } = takeWaitFlag('backup', env.args);
+  const { values } = parseFlags('backup', args, { ...COMMON_OPTIONS, kind: { type: 'string' }, note: { type: 'string' } });
   if (values.help) {
     env.stdout.write(usage + '\n');
     return 0;
@@ -19,7 +23,11 @@ export async function run(env: CliEnv): Promise<number> {
     throw new UsageError(`ngcp-backup backup: --kind must be nightly, manual or pre-upgrade, got ${JSON.stringify(values.kind)}`);
   }
   const ctx = await openContext(env, values);
-  const { manifest, warnings } = await runBackup({ ...ctx, signal: env.signal }, { kind, note: values.note });
+  const { manifest, warnings } = await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'backup', record: 'backup' }, async (reporter) => {
+    const result = await runBackup({ ...ctx, reporter, signal: env.signal }, { kind, note: values.note });
+    const s = result.manifest.summary;
+    return { value: result, outcome: { bytes: s.storedBytes, snapshot: result.manifest.id, lockMs: s.lockMs } };
+  });
   const s = manifest.summary;
   if (values.json) {
     // maxRSS is in KiB: the peak of this process (the zstd children are bounded by their own buffers).

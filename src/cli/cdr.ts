@@ -6,7 +6,9 @@ import { warn } from '../report/reporter.js';
 import { DEFAULT_STATE_DIR } from '../cdr/record.js';
 import { restoreCdrFiles, selectCdrRestore } from '../cdr/restore.js';
 import { shipCdrFiles } from '../cdr/ship.js';
+import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
+import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
 
 export const usage = `Usage: ngcp-backup cdr ship [--dry-run] [options]
@@ -21,14 +23,16 @@ files already present are left alone.
   --from, --to DAY   restore only files exported on these days (UTC, inclusive)
   --identity FILE    age identity that decrypts the repository (restore)
   --node NAME        files of another node (restore onto a replacement machine)
-  --state-dir DIR    where the local record lives (default ${DEFAULT_STATE_DIR})`;
+  --state-dir DIR    where the local record lives (default ${DEFAULT_STATE_DIR})
+${WAIT_USAGE}`;
 
 /** Keys the config may carry under cdr: beyond enabled/path (wired by the config loader). */
 
 export async function run(env: CliEnv): Promise<number> {
+  const { args, wait } = takeWaitFlag('cdr', env.args);
   const { values, positionals } = parseFlags(
     'cdr',
-    env.args,
+    args,
     {
       ...COMMON_OPTIONS,
       'dry-run': { type: 'boolean' },
@@ -61,7 +65,7 @@ export async function run(env: CliEnv): Promise<number> {
 
   if (sub === 'ship') {
     if (!cdr.enabled) throw new RefusedError('CDR shipping is off in the config (set cdr.enabled: true)');
-    const result = await shipCdrFiles({
+    const ship = (reporter: typeof ctx.reporter) => shipCdrFiles({
       storage: ctx.storage,
       recipients: ctx.config.encryption.recipients,
       compression: ctx.config.compression,
@@ -70,9 +74,15 @@ export async function run(env: CliEnv): Promise<number> {
       exportDir,
       stateDir,
       dryRun: values['dry-run'] ?? false,
-      reporter: ctx.reporter,
+      reporter,
       policy: { retentionYears: cdr.retentionYears, removeLocalAfterDays: cdr.removeLocalAfterDays },
     });
+    const result = values['dry-run']
+      ? await ship(ctx.reporter)
+      : await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'cdr ship', record: 'cdr-ship' }, async (reporter) => {
+          const result = await ship(reporter);
+          return { value: result, outcome: { bytes: result.bytes } };
+        });
     if (values.json) {
       env.stdout.write(JSON.stringify(result) + '\n');
       return 0;
@@ -95,7 +105,7 @@ export async function run(env: CliEnv): Promise<number> {
   const identities = await readIdentities(values.identity!);
   const mode = await checkIdentityFileMode(values.identity!);
   if (mode.warning) warn(ctx.reporter, mode.warning);
-  const result = await restoreCdrFiles({
+  const restore = (reporter: typeof ctx.reporter) => restoreCdrFiles({
     storage: ctx.storage,
     node: values.node ?? ownNode,
     exportDir,
@@ -104,9 +114,12 @@ export async function run(env: CliEnv): Promise<number> {
     from: values.from,
     to: values.to,
     dryRun: values['dry-run'] ?? false,
-    reporter: ctx.reporter,
+    reporter,
     signal: env.signal,
   });
+  const result = values['dry-run']
+    ? await restore(ctx.reporter)
+    : await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'cdr restore' }, async (reporter) => ({ value: await restore(reporter) }));
   if (values.json) {
     env.stdout.write(JSON.stringify(result) + '\n');
     return 0;

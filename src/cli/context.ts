@@ -22,19 +22,24 @@ export interface CommandContext {
 
 export async function openContext(env: CliEnv, flags: { config?: string; json?: boolean; quiet?: boolean }): Promise<CommandContext> {
   const config = await loadConfig(flags.config ?? process.env['NGCP_BACKUP_CONFIG'] ?? DEFAULT_CONFIG_PATH);
+  const storage = storageFor(config);
+  const reporter = flags.json ? jsonReporter(env.stderr) : textReporter(env.stderr, { quiet: flags.quiet });
+  return { config, storage, reporter };
+}
+
+/** The repository of a config; S3 credentials come from the environment or the credentials file. */
+export function storageFor(config: Config): Storage {
   if (config.repository.credentialsFile) process.env['AWS_SHARED_CREDENTIALS_FILE'] = config.repository.credentialsFile;
   if (config.repository.profile) process.env['AWS_PROFILE'] = config.repository.profile;
   registerSecret(process.env['AWS_SECRET_ACCESS_KEY']);
   registerSecret(process.env['AWS_SESSION_TOKEN']);
-  const storage = openStorage(config.repository.url, {
+  return openStorage(config.repository.url, {
     endpoint: config.repository.endpoint,
     region: config.repository.region,
     pathStyle: config.repository.pathStyle,
     partSize: config.repository.partSizeMiB * 1024 * 1024,
     queueSize: config.repository.uploadQueue,
   });
-  const reporter = flags.json ? jsonReporter(env.stderr) : textReporter(env.stderr, { quiet: flags.quiet });
-  return { config, storage, reporter };
 }
 
 /** Options every command accepts. */

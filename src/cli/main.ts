@@ -15,6 +15,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   drill: () => import('./drill.js'),
   prune: () => import('./prune.js'),
   cdr: () => import('./cdr.js'),
+  status: () => import('./status.js'),
+  daemon: () => import('./daemon.js'),
 };
 
 const USAGE = `Usage: ngcp-backup <command> [options]
@@ -28,8 +30,12 @@ Commands:
   prune    remove snapshots the retention policies no longer keep
   cdr      ship exported CDR files (cdr ship), bring them back (cdr restore)
   keygen   create an age identity and print its recipient
+  status   last runs, next runs, lock holder and repository usage of this node
+  daemon   run backup, CDR shipping, prune and drill on the configured schedules
 
 Every command accepts --config FILE (default /etc/ngcp-backup/config.yml) and --help.
+Commands that write (backup, prune, cdr, restore, drill) hold the host's lock; with
+--wait[=SECONDS] they wait for it instead of exiting 11.
 Exit codes: docs/exit-codes.md.`;
 
 /** The one place where errors become exit codes and messages (docs/exit-codes.md). */

@@ -2,17 +2,21 @@ import { NgcpBackupError, UsageError } from '../errors.js';
 import { readNodeName } from '../node/facts.js';
 import { applyPrune, planPrune, type PrunePlan, type PruneResult } from '../policy/prune.js';
 import { DEFAULT_POLICIES_FILE, loadPolicies } from '../policy/retention.js';
+import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
+import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, openContext, type CliEnv } from './context.js';
 
 export const usage = `Usage: ngcp-backup prune [--dry-run] [--node NAME | --all-nodes] [--policies FILE] [--json] [--config FILE]
 Removes the snapshots the retention policies no longer keep (default policies: ${DEFAULT_POLICIES_FILE}).
 --dry-run prints the plan (every snapshot, keep or remove, and why) and changes nothing.
 Never removes a node's newest snapshot nor its newest snapshot that passed a drill; skips
-snapshots protected by S3 Object Lock and says so. Each snapshot goes manifest first.`;
+snapshots protected by S3 Object Lock and says so. Each snapshot goes manifest first.
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
-  const { values } = parseFlags('prune', env.args, {
+  const { args, wait } = takeWaitFlag('prune', env.args);
+  const { values } = parseFlags('prune', args, {
     ...COMMON_OPTIONS,
     'dry-run': { type: 'boolean' },
     policies: { type: 'string' },
@@ -28,21 +32,26 @@ export async function run(env: CliEnv): Promise<number> {
   const ctx = await openContext(env, values);
   await ctx.storage.check();
   const node = values['all-nodes'] ? undefined : (values.node ?? (await readNodeName(ctx.config.node.root, ctx.config.node.name)));
-  const plan = await planPrune(ctx.storage, node, policies, new Date());
   const dryRun = values['dry-run'] ?? false;
-  const result = dryRun ? undefined : await applyPrune(ctx.storage, plan, { signal: env.signal });
-
-  if (values.json) {
-    env.stdout.write(JSON.stringify({ dryRun, policies: policies.source, ...plan, result: result ?? null }, null, 2) + '\n');
-  } else {
-    env.stdout.write(formatPlan(plan, dryRun));
-    if (result) env.stdout.write(formatResult(result));
-  }
-  if (result && result.failed.length > 0) {
-    throw new NgcpBackupError(
-      `prune could not remove ${result.failed.length} snapshot(s): ${result.failed.map((f) => `${f.id}: ${f.error}`).slice(0, 5).join('; ')}`,
-    );
-  }
+  const prune = async () => {
+    const plan = await planPrune(ctx.storage, node, policies, new Date());
+    const result = dryRun ? undefined : await applyPrune(ctx.storage, plan, { signal: env.signal });
+    if (values.json) {
+      env.stdout.write(JSON.stringify({ dryRun, policies: policies.source, ...plan, result: result ?? null }, null, 2) + '\n');
+    } else {
+      env.stdout.write(formatPlan(plan, dryRun));
+      if (result) env.stdout.write(formatResult(result));
+    }
+    if (result && result.failed.length > 0) {
+      throw new NgcpBackupError(
+        `prune could not remove ${result.failed.length} snapshot(s): ${result.failed.map((f) => `${f.id}: ${f.error}`).slice(0, 5).join('; ')}`,
+      );
+    }
+  };
+  // A dry run changes nothing and needs no lock; a real one plans under the lock, so that a
+  // backup finishing meanwhile cannot make the plan stale.
+  if (dryRun) await prune();
+  else await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'prune', record: 'prune' }, async () => ({ value: await prune() }));
   return 0;
 }
 

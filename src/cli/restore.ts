@@ -1,7 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.js';
 import { runRestore } from '../restore/restore.js';
+import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
+import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, type CliEnv } from './context.js';
 import { openSnapshotWithKey } from './snapshot-args.js';
 
@@ -18,12 +20,14 @@ table against the snapshot's figures, then runs ngcpcfg apply.
   --only files|databases  restore only the node files, or only the databases
   --database NAME         restore one database
   --table DB.TABLE        restore one table (with its triggers)
-  --force-version         restore onto a node of another NGCP release`;
+  --force-version         restore onto a node of another NGCP release
+${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
+  const { args, wait } = takeWaitFlag('restore', env.args);
   const { values, positionals } = parseFlags(
     'restore',
-    env.args,
+    args,
     {
       ...COMMON_OPTIONS,
       latest: { type: 'boolean' },
@@ -50,9 +54,10 @@ export async function run(env: CliEnv): Promise<number> {
   }
   const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'restore', values, positionals[0]);
 
-  const report = await runRestore(
+  const restore = (reporter: typeof ctx.reporter) => runRestore(
     {
       ...ctx,
+      reporter,
       signal: env.signal,
       confirm: async (_plan, text) => {
         if (!process.stdin.isTTY) return false;
@@ -77,6 +82,10 @@ export async function run(env: CliEnv): Promise<number> {
       forceVersion: values['force-version'] ?? false,
     },
   );
+  // A dry run changes nothing: no lock. A restore holds the lock (its safety snapshot included).
+  const report = values['dry-run']
+    ? await restore(ctx.reporter)
+    : await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'restore' }, async (reporter) => ({ value: await restore(reporter) }));
   if (values.json) {
     const { plan, ...rest } = report;
     env.stdout.write(JSON.stringify({ snapshot: plan.snapshot, databases: plan.databases, files: plan.files, ...rest, planText: undefined }) + '\n');

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseRecipient } from '../crypto/age.js';
+import { checkTimeZone, localTimeZone, parseCron } from '../schedule/cron.js';
 import type { Config } from './schema.js';
 
 type Obj = Record<string, unknown>;
@@ -31,7 +32,7 @@ export async function loadConfig(file: string): Promise<Config> {
 export function validateConfig(raw: unknown, source: string): Config {
   const v = new Validator(source);
   const top = v.object(raw, '');
-  v.onlyKeys(top, '', ['node', 'mysql', 'repository', 'encryption', 'compression', 'restore', 'cdr']);
+  v.onlyKeys(top, '', ['node', 'mysql', 'repository', 'encryption', 'compression', 'restore', 'cdr', ...SERVICE_SECTIONS]);
 
   const node = v.object(top.node ?? {}, 'node');
   v.onlyKeys(node, 'node', ['root', 'name', 'extra_paths']);
@@ -72,6 +73,7 @@ export function validateConfig(raw: unknown, source: string): Config {
 
   const socket = v.optionalString(mysql.socket, 'mysql.socket');
   const host = v.optionalString(mysql.host, 'mysql.host');
+  const cdrEnabled = v.boolean(cdr.enabled ?? false, 'cdr.enabled');
   return {
     source,
     node: {
@@ -111,12 +113,90 @@ export function validateConfig(raw: unknown, source: string): Config {
       workDir: v.absolutePath(restore.work_dir ?? '/var/tmp', 'restore.work_dir'),
     },
     cdr: {
-      enabled: v.boolean(cdr.enabled ?? false, 'cdr.enabled'),
+      enabled: cdrEnabled,
       path: v.absolutePath(cdr.path ?? '/home/jail/home/cdrexport', 'cdr.path'),
       stateDir: v.absolutePath(cdr.state_dir ?? '/var/lib/ngcp-backup', 'cdr.state_dir'),
       retentionYears: cdr.retention_years === undefined ? undefined : v.integer(cdr.retention_years, 'cdr.retention_years', 1, 100),
       removeLocalAfterDays: cdr.remove_local_after_days === undefined ? undefined : v.integer(cdr.remove_local_after_days, 'cdr.remove_local_after_days', 0, 36500),
     },
+    ...validateServiceSections(v, top, cdrEnabled),
+  };
+}
+
+const SERVICE_SECTIONS = ['schedule', 'service', 'alerts', 'drill'];
+
+/** The daemon's sections: schedule, service (state, lock, log, metrics), alerts, drill. */
+function validateServiceSections(v: Validator, top: Obj, cdrEnabled: boolean): Pick<Config, 'schedule' | 'service' | 'alerts' | 'drill'> {
+  const schedule = v.object(top.schedule ?? {}, 'schedule');
+  v.onlyKeys(schedule, 'schedule', ['backup', 'cdr_ship', 'drill', 'time_zone', 'prune_after_backup']);
+  const service = v.object(top.service ?? {}, 'service');
+  v.onlyKeys(service, 'service', ['state_dir', 'lock_dir', 'log_file', 'metrics_file']);
+  const alerts = v.object(top.alerts ?? {}, 'alerts');
+  v.onlyKeys(alerts, 'alerts', ['webhook', 'mail']);
+  const drill = v.object(top.drill ?? {}, 'drill');
+  v.onlyKeys(drill, 'drill', ['identity_file']);
+
+  const identityFile = drill.identity_file === undefined ? undefined : v.absolutePath(drill.identity_file, 'drill.identity_file');
+  /** A cron expression, `false` (not scheduled), or the default when the key is absent. */
+  const cron = (value: unknown, key: string, fallback: string | undefined): string | undefined => {
+    if (value === false) return undefined;
+    const text = value === undefined ? fallback : v.string(value, key);
+    if (text === undefined) return undefined;
+    try {
+      parseCron(text);
+    } catch (error) {
+      v.fail(key, `${(error as Error).message}: ${JSON.stringify(text)}`);
+    }
+    return text;
+  };
+  const timeZone = v.optionalString(schedule.time_zone, 'schedule.time_zone') ?? localTimeZone();
+  try {
+    checkTimeZone(timeZone);
+  } catch {
+    v.fail('schedule.time_zone', `is not a time zone this system knows, got ${JSON.stringify(timeZone)} (e.g. Europe/Vienna, UTC)`);
+  }
+  /** A host path, or false to turn the feature off. */
+  const pathOrOff = (value: unknown, key: string, fallback: string | undefined) =>
+    value === false ? undefined : value === undefined ? fallback : v.absolutePath(value, key);
+
+  let webhook: Config['alerts']['webhook'];
+  if (alerts.webhook !== undefined) {
+    const w = v.object(alerts.webhook, 'alerts.webhook');
+    v.onlyKeys(w, 'alerts.webhook', ['url', 'secret_file', 'header']);
+    const url = v.string(w.url, 'alerts.webhook.url');
+    if (!/^https?:\/\/[^/]+/.test(url)) v.fail('alerts.webhook.url', 'must be an http:// or https:// URL');
+    const header = v.optionalString(w.header, 'alerts.webhook.header') ?? 'Authorization';
+    if (!/^[A-Za-z0-9-]+$/.test(header)) v.fail('alerts.webhook.header', 'must be an HTTP header name');
+    webhook = { url, header, secretFile: w.secret_file === undefined ? undefined : v.absolutePath(w.secret_file, 'alerts.webhook.secret_file') };
+  }
+  let mail: Config['alerts']['mail'];
+  if (alerts.mail !== undefined) {
+    const m = v.object(alerts.mail, 'alerts.mail');
+    v.onlyKeys(m, 'alerts.mail', ['to', 'from', 'sendmail']);
+    const list = Array.isArray(m.to) ? m.to : [m.to];
+    const to = list.map((a, i) => v.string(a, Array.isArray(m.to) ? `alerts.mail.to[${i}]` : 'alerts.mail.to'));
+    const from = v.optionalString(m.from, 'alerts.mail.from') ?? 'ngcp-backup@localhost';
+    const address = /^[^\s@<>,]+@[^\s@<>,]+$/;
+    to.forEach((a) => address.test(a) || v.fail('alerts.mail.to', `must be plain addresses (user@host), got ${JSON.stringify(a)}`));
+    if (!address.test(from)) v.fail('alerts.mail.from', `must be a plain address (user@host), got ${JSON.stringify(from)}`);
+    mail = { to, from, sendmail: v.absolutePath(m.sendmail ?? '/usr/sbin/sendmail', 'alerts.mail.sendmail') };
+  }
+  return {
+    schedule: {
+      backup: cron(schedule.backup, 'schedule.backup', '30 2 * * *'),
+      cdrShip: cron(schedule.cdr_ship, 'schedule.cdr_ship', cdrEnabled ? '*/15 * * * *' : undefined),
+      drill: cron(schedule.drill, 'schedule.drill', identityFile ? '0 4 * * 0' : undefined),
+      timeZone,
+      pruneAfterBackup: v.boolean(schedule.prune_after_backup ?? true, 'schedule.prune_after_backup'),
+    },
+    service: {
+      stateDir: v.absolutePath(service.state_dir ?? '/var/lib/ngcp-backup', 'service.state_dir'),
+      lockDir: v.absolutePath(service.lock_dir ?? '/run/ngcp-backup', 'service.lock_dir'),
+      logFile: pathOrOff(service.log_file, 'service.log_file', '/var/log/ngcp/backup.log'),
+      metricsFile: pathOrOff(service.metrics_file, 'service.metrics_file', undefined),
+    },
+    alerts: { webhook, mail },
+    drill: { identityFile },
   };
 }
 

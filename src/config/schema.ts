@@ -62,6 +62,33 @@ export interface Config {
     /** Days after which shipped and verified local files are removed; undefined never removes. */
     removeLocalAfterDays: number | undefined;
   };
+  /** When the daemon runs each job (cron expressions; undefined: not scheduled). */
+  schedule: {
+    backup: string | undefined;
+    cdrShip: string | undefined;
+    drill: string | undefined;
+    /** IANA zone the expressions are read in; default the host's. */
+    timeZone: string;
+    pruneAfterBackup: boolean;
+  };
+  service: {
+    /** Host directory of the job records (one JSON file per job). */
+    stateDir: string;
+    /** Host directory of the lock file every writing command holds. */
+    lockDir: string;
+    /** JSON-lines log file; undefined: no log file. */
+    logFile: string | undefined;
+    /** Prometheus node_exporter textfile; undefined: no metrics. */
+    metricsFile: string | undefined;
+  };
+  alerts: {
+    webhook: { url: string; secretFile: string | undefined; header: string } | undefined;
+    mail: { to: string[]; from: string; sendmail: string } | undefined;
+  };
+  drill: {
+    /** The age identity the daemon's scheduled drill uses (a verification host's). */
+    identityFile: string | undefined;
+  };
 }
 
 export const SYSTEM_SCHEMAS = ['information_schema', 'performance_schema', 'sys', 'mysql'];

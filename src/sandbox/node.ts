@@ -435,5 +435,13 @@ export function sandboxConfig(options: { root: string; socket: string; repositor
     mysql: { socket: options.socket, defaults_file: '/etc/mysql/debian.cnf' },
     repository: { url: `file://${options.repository}` },
     encryption: { recipients: [options.recipient] },
+    // Beside the sandbox, never the host's /run, /var/lib and /var/log: sandboxes run side by side.
+    service: sandboxService(options.root),
   };
+}
+
+/** The service section of a sandbox's config: lock, state and log inside its directory. */
+export function sandboxService(root: string): Record<string, string> {
+  const dir = `${root.replace(/\/+$/, '')}.service`;
+  return { state_dir: `${dir}/state`, lock_dir: `${dir}/lock`, log_file: `${dir}/backup.log` };
 }

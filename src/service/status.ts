@@ -1,0 +1,104 @@
+import os from 'node:os';
+import type { Config } from '../config/schema.js';
+import { readNodeName } from '../node/facts.js';
+import { readRecords, type JobRecord } from '../report/runs.js';
+import { snapshotsPrefix } from '../repository/layout.js';
+import type { Storage } from '../repository/storage.js';
+import { currentHolder, type LockHolder } from '../schedule/lock.js';
+import { JOBS, nextRuns, scheduledJobs, type JobName } from '../schedule/plan.js';
+
+/** What `ngcp-backup status --json` prints. Fields are only ever added, never renamed. */
+export interface ServiceStatus {
+  format: 'ngcp-backup/status/1';
+  node: string;
+  host: string;
+  time: string;
+  timeZone: string;
+  lock: (LockHolder & { stale: boolean }) | null;
+  jobs: Record<JobName, JobStatus>;
+  repository: RepositoryUsage | { location: string; error: string };
+}
+
+export interface JobStatus {
+  /** The cron expression, "after each successful backup" for prune, or null: not scheduled. */
+  schedule: string | null;
+  next: string | null;
+  last: JobRecord['last'] | null;
+  lastSuccess: JobRecord['lastSuccess'];
+  consecutiveFailures: number;
+  failuresTotal: number;
+}
+
+export interface RepositoryUsage {
+  location: string;
+  snapshots: number;
+  snapshotBytes: number;
+  cdrFiles: number;
+  cdrBytes: number;
+}
+
+export async function gatherStatus(config: Config, storage: Storage, now: Date): Promise<{ status: ServiceStatus; repositoryError?: unknown }> {
+  const node = await readNodeName(config.node.root, config.node.name);
+  const records = await readRecords(config.service.stateDir);
+  const jobs = scheduledJobs(config.schedule);
+  const next = nextRuns(jobs, now, config.schedule.timeZone);
+  const schedules: Record<JobName, string | null> = {
+    backup: config.schedule.backup ?? null,
+    'cdr-ship': config.schedule.cdrShip ?? null,
+    drill: config.schedule.drill ?? null,
+    prune: config.schedule.backup && config.schedule.pruneAfterBackup ? 'after each successful backup' : null,
+  };
+  const jobStatus = Object.fromEntries(
+    JOBS.map((job): [JobName, JobStatus] => {
+      const r = records[job];
+      return [
+        job,
+        {
+          schedule: schedules[job],
+          next: next.find((n) => n.job === job)?.at.toISOString() ?? null,
+          last: r?.last ?? null,
+          lastSuccess: r?.lastSuccess ?? null,
+          consecutiveFailures: r?.consecutiveFailures ?? 0,
+          failuresTotal: r?.failuresTotal ?? 0,
+        },
+      ];
+    }),
+  ) as Record<JobName, JobStatus>;
+  let repository: ServiceStatus['repository'];
+  let repositoryError: unknown;
+  try {
+    repository = await repositoryUsage(storage, node);
+  } catch (error) {
+    repositoryError = error;
+    repository = { location: storage.location, error: (error as Error).message };
+  }
+  return {
+    status: {
+      format: 'ngcp-backup/status/1',
+      node,
+      host: os.hostname(),
+      time: now.toISOString(),
+      timeZone: config.schedule.timeZone,
+      lock: (await currentHolder(config.service.lockDir)) ?? null,
+      jobs: jobStatus,
+      repository,
+    },
+    repositoryError,
+  };
+}
+
+/** One listing of each of the node's two prefixes. */
+export async function repositoryUsage(storage: Storage, node: string): Promise<RepositoryUsage> {
+  await storage.check();
+  const usage: RepositoryUsage = { location: storage.location, snapshots: 0, snapshotBytes: 0, cdrFiles: 0, cdrBytes: 0 };
+  const prefix = snapshotsPrefix(node);
+  for await (const o of storage.list(prefix)) {
+    usage.snapshotBytes += o.size;
+    if (/^[^/]+\/manifest\.json$/.test(o.key.slice(prefix.length))) usage.snapshots++;
+  }
+  for await (const o of storage.list(`cdr/${node}/`)) {
+    usage.cdrBytes += o.size;
+    usage.cdrFiles++;
+  }
+  return usage;
+}
