@@ -234,7 +234,7 @@ test('Object Lock on Ceph RGW: prune skips a locked snapshot and says so', async
     }
     const plan = await planPrune(storage, NODE, await loadPolicies(), new Date());
     t.deepEqual(plan.snapshots.map((s) => s.action), ['locked', 'remove', 'keep']);
-    t.regex(plan.snapshots[0]!.reasons.at(-1)!, /^Object Lock \(GOVERNANCE\) until /);
+    t.regex(plan.snapshots[0]!.reasons.at(-1)!, /^kept: object lock \(GOVERNANCE\) until /);
     const result = await applyPrune(storage, plan);
     t.deepEqual(result.removed.map((r) => r.id), [snaps[1]!.id]);
     t.deepEqual(result.locked.map((r) => r.id), [locked.id]);

@@ -32,6 +32,7 @@ export async function openContext(env: CliEnv, flags: { config?: string; json?: 
     pathStyle: config.repository.pathStyle,
     partSize: config.repository.partSizeMiB * 1024 * 1024,
     queueSize: config.repository.uploadQueue,
+    objectLock: config.repository.objectLock,
   });
   const reporter = flags.json ? jsonReporter(env.stderr) : textReporter(env.stderr, { quiet: flags.quiet });
   return { config, storage, reporter };

@@ -37,6 +37,8 @@ export interface Config {
     profile: string | undefined;
     partSizeMiB: number;
     uploadQueue: number;
+    /** S3 Object Lock retention given to every object a snapshot stores (s3:// only). */
+    objectLock: ObjectLockSetting | undefined;
   };
   encryption: {
     recipients: string[];
@@ -62,6 +64,12 @@ export interface Config {
     /** Days after which shipped and verified local files are removed; undefined never removes. */
     removeLocalAfterDays: number | undefined;
   };
+}
+
+/** `repository.object_lock`: every stored object is locked in this mode for this many days. */
+export interface ObjectLockSetting {
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+  days: number;
 }
 
 export const SYSTEM_SCHEMAS = ['information_schema', 'performance_schema', 'sys', 'mysql'];
