@@ -19,7 +19,8 @@ export async function run(env: CliEnv): Promise<number> {
     throw new UsageError(`ngcp-backup backup: --kind must be nightly, manual or pre-upgrade, got ${JSON.stringify(values.kind)}`);
   }
   const ctx = await openContext(env, values);
-  const { manifest, warnings } = await runBackup({ ...ctx, signal: env.signal }, { kind, note: values.note });
+  const progress = ctx.progress({ label: 'backup' });
+  const { manifest, warnings } = await runBackup({ ...ctx, signal: env.signal, progress }, { kind, note: values.note }).finally(() => progress.end());
   const s = manifest.summary;
   if (values.json) {
     // maxRSS is in KiB: the peak of this process (the zstd children are bounded by their own buffers).

@@ -61,7 +61,9 @@ export async function run(env: CliEnv): Promise<number> {
 
   if (sub === 'ship') {
     if (!cdr.enabled) throw new RefusedError('CDR shipping is off in the config (set cdr.enabled: true)');
+    const progress = ctx.progress({ label: 'cdr ship' });
     const result = await shipCdrFiles({
+      progress,
       storage: ctx.storage,
       recipients: ctx.config.encryption.recipients,
       compression: ctx.config.compression,
@@ -72,7 +74,7 @@ export async function run(env: CliEnv): Promise<number> {
       dryRun: values['dry-run'] ?? false,
       reporter: ctx.reporter,
       policy: { retentionYears: cdr.retentionYears, removeLocalAfterDays: cdr.removeLocalAfterDays },
-    });
+    }).finally(() => progress.end());
     if (values.json) {
       env.stdout.write(JSON.stringify(result) + '\n');
       return 0;

@@ -16,7 +16,8 @@ export async function run(env: CliEnv): Promise<number> {
     return 0;
   }
   const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'drill', values, positionals[0]);
-  const report = await runDrill({ ...ctx, signal: env.signal }, manifest, identities);
+  const progress = ctx.progress({ label: 'download' });
+  const report = await runDrill({ ...ctx, signal: env.signal, progress }, manifest, identities).finally(() => progress.end());
   if (values.json) env.stdout.write(JSON.stringify(report) + '\n');
   else {
     env.stdout.write(

@@ -50,11 +50,14 @@ export async function run(env: CliEnv): Promise<number> {
   }
   const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'restore', values, positionals[0]);
 
+  const progress = ctx.progress({ label: 'download' });
   const report = await runRestore(
     {
       ...ctx,
       signal: env.signal,
+      progress,
       confirm: async (_plan, text) => {
+        progress.clear();
         if (!process.stdin.isTTY) return false;
         env.stderr.write(text + '\n');
         const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -76,7 +79,7 @@ export async function run(env: CliEnv): Promise<number> {
       forceApply: values.apply ?? false,
       forceVersion: values['force-version'] ?? false,
     },
-  );
+  ).finally(() => progress.end());
   if (values.json) {
     const { plan, ...rest } = report;
     env.stdout.write(JSON.stringify({ snapshot: plan.snapshot, databases: plan.databases, files: plan.files, ...rest, planText: undefined }) + '\n');
