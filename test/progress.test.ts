@@ -10,7 +10,7 @@ import type { Manifest } from '../src/repository/manifest.js';
 import { verifySnapshot } from '../src/repository/verify.js';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../src/crypto/age-keys.js';
-import { CLI, runCli, runCommand } from './helpers/node.js';
+import { CLI, runCli, runCommand, startTestNode } from './helpers/node.js';
 import { NODE, seed, snapshotAt } from './helpers/snapshots.js';
 
 const MiB = 1024 * 1024;
@@ -137,4 +137,15 @@ test('ngcp-backup verify draws the line on a terminal (script(1) gives it a pty)
   const quiet = await runCommand('script', ['-qec', `${command} --quiet`, '/dev/null'], process.env);
   t.is(quiet.code, 0, quiet.stdout);
   t.false(quiet.stdout.includes('\x1b[K'));
+});
+
+test('ngcp-backup backup on a terminal: plaintext bytes against the information_schema estimate', async (t) => {
+  const node = await startTestNode({ cdrRows: 2000 });
+  t.teardown(() => node.stop());
+  const config = await node.writeConfig(node.baseConfig());
+  const command = [process.execPath, CLI, 'backup', '--config', config].map((a) => `'${a}'`).join(' ');
+  const r = await runCommand('script', ['-qec', command, '/dev/null'], process.env);
+  t.is(r.code, 0, r.stdout);
+  t.regex(r.stdout, /\r\x1b\[Kbackup {2}\[[#.]{20}\] {2}[\d.]+ (B|KiB|MiB) \/ [\d.]+ (KiB|MiB) {2}\d+%/);
+  t.regex(r.stdout, /\r\x1b\[Ksnapshot \S+ \(manual\) of node/);
 });
