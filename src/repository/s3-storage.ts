@@ -387,6 +387,7 @@ export class S3Storage implements Storage {
       const code = codeOf(err);
       if (code !== 'NotImplemented' && code !== 'AccessDenied' && statusOf(err) !== 501) throw await this.toStorageError(err, 'list');
     }
+    out.length = 0; // a refusal on a later page: start over with the plain listing
     for await (const o of this.list(prefix)) out.push({ key: o.key });
     return out;
   }
