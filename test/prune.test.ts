@@ -6,7 +6,7 @@ import {
   PutObjectRetentionCommand,
 } from '@aws-sdk/client-s3';
 import test from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,84 +14,16 @@ import { PassThrough } from 'node:stream';
 import { run } from '../src/cli/prune.js';
 import { generateIdentity } from '../src/crypto/age-keys.js';
 import { applyPrune, planPrune } from '../src/policy/prune.js';
-import { loadPolicies, planRetention, type PlanInput } from '../src/policy/retention.js';
+import { loadPolicies, planRetention } from '../src/policy/retention.js';
 import { FileStorage } from '../src/repository/file-storage.js';
-import { manifestKey, snapshotPrefix, type SnapshotKind } from '../src/repository/layout.js';
-import { listSnapshots, MANIFEST_FORMAT, serializeManifest, type Manifest } from '../src/repository/manifest.js';
+import { manifestKey, snapshotPrefix } from '../src/repository/layout.js';
+import { listSnapshots } from '../src/repository/manifest.js';
 import { S3Storage } from '../src/repository/s3-storage.js';
 import type { Storage } from '../src/repository/storage.js';
 import { RGW_ENDPOINT, s3TestClient, s3TestRepository, TEST_ACCESS_KEY, TEST_SECRET_KEY } from './helpers/s3.js';
+import { NODE, seed, snapshotAt, yearOfSnapshots } from './helpers/snapshots.js';
 
 const NOW = new Date('2026-11-21T12:00:00Z');
-const NODE = 'spce';
-
-interface Seeded extends PlanInput {
-  kind: SnapshotKind;
-  keys: string[];
-}
-
-const stamp = (d: Date) => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-
-function snapshotAt(start: Date, kind: SnapshotKind): Seeded {
-  const id = `${stamp(start)}-${kind}-${createHash('sha256').update(start.toISOString() + kind).digest('hex').slice(0, 4)}`;
-  return { id, kind, finishedAt: new Date(start.getTime() + 10 * 60_000).toISOString(), keys: [] };
-}
-
-/** A year of snapshots: a nightly every third day, pre-upgrade and manual ones. */
-function yearOfSnapshots(): Seeded[] {
-  const out: Seeded[] = [];
-  for (let t = Date.parse('2025-11-21T02:30:00Z'); t <= NOW.getTime(); t += 3 * 86_400_000) out.push(snapshotAt(new Date(t), 'nightly'));
-  for (const d of ['2025-12-10T14:00:00Z', '2026-02-03T09:12:00Z', '2026-04-15T20:40:00Z', '2026-06-01T07:00:00Z', '2026-07-20T18:30:00Z', '2026-08-30T10:00:00Z', '2026-10-28T16:45:00Z']) {
-    out.push(snapshotAt(new Date(d), 'pre-upgrade'));
-  }
-  for (const d of ['2026-03-01T10:00:00Z', '2026-10-20T09:00:00Z', '2026-11-20T15:00:00Z']) out.push(snapshotAt(new Date(d), 'manual'));
-  return out;
-}
-
-function manifestFor(s: Seeded, objects: Array<{ name: string; body: Buffer }>): Manifest {
-  return {
-    format: MANIFEST_FORMAT,
-    id: s.id,
-    node: NODE,
-    kind: s.kind,
-    note: null,
-    startedAt: new Date(Date.parse(s.finishedAt) - 600_000).toISOString(),
-    finishedAt: s.finishedAt,
-    tool: { name: 'ngcp-backup', version: 'test' },
-    ngcpVersion: 'mr13.5',
-    mariadbVersion: '10.11',
-    recipients: [],
-    compression: 'zstd',
-    encryption: 'age',
-    databases: ['accounting'],
-    summary: { tables: 1, rows: 1, rawBytes: 1, storedBytes: 1, lockMs: 1, durationMs: 1 },
-    objects: objects.map((o) => ({ name: o.name, role: o.name.startsWith('db/') ? 'data' : 'details', size: o.body.length, sha256: createHash('sha256').update(o.body).digest('hex'), rawSize: 1 })),
-  };
-}
-
-/** Writes objects, then the manifest (last, as backup does), and a drill report when asked. */
-async function seed(storage: Storage, snaps: Seeded[], passedDrill: Set<string> = new Set()): Promise<void> {
-  const queue = [...snaps];
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let s = queue.shift(); s; s = queue.shift()) {
-        const objects = [
-          { name: 'details.json.age', body: randomBytes(32) },
-          { name: 'db/accounting/cdr.0000.sql.zst.age', body: randomBytes(64) },
-        ];
-        const prefix = snapshotPrefix(NODE, s.id);
-        for (const o of objects) await storage.put(prefix + o.name, o.body);
-        await storage.put(manifestKey(NODE, s.id), serializeManifest(manifestFor(s, objects)));
-        s.keys = [...objects.map((o) => prefix + o.name), manifestKey(NODE, s.id)];
-        if (passedDrill.has(s.id)) {
-          const key = `${prefix}drills/20261121T000000Z.json`;
-          await storage.put(key, Buffer.from(JSON.stringify({ format: 'ngcp-backup/drill/1', ok: true })));
-          s.keys.push(key);
-        }
-      }
-    }),
-  );
-}
 
 async function keysOf(storage: Storage, prefix: string): Promise<string[]> {
   const keys: string[] = [];
@@ -101,7 +33,7 @@ async function keysOf(storage: Storage, prefix: string): Promise<string[]> {
 
 /** The acceptance check: exactly the planned snapshots are gone, every object of the others is intact. */
 async function pruneAndCheck(t: import('ava').ExecutionContext, storage: Storage): Promise<void> {
-  const snaps = yearOfSnapshots();
+  const snaps = yearOfSnapshots(NOW);
   // A drill passed on an old nightly the policy would remove: it must survive as the newest verified.
   const policies = await loadPolicies();
   const unverified = planRetention(snaps, policies, NOW);
@@ -234,7 +166,7 @@ test('Object Lock on Ceph RGW: prune skips a locked snapshot and says so', async
     }
     const plan = await planPrune(storage, NODE, await loadPolicies(), new Date());
     t.deepEqual(plan.snapshots.map((s) => s.action), ['locked', 'remove', 'keep']);
-    t.regex(plan.snapshots[0]!.reasons.at(-1)!, /^Object Lock \(GOVERNANCE\) until /);
+    t.regex(plan.snapshots[0]!.reasons.at(-1)!, /^kept: object lock \(GOVERNANCE\) until /);
     const result = await applyPrune(storage, plan);
     t.deepEqual(result.removed.map((r) => r.id), [snaps[1]!.id]);
     t.deepEqual(result.locked.map((r) => r.id), [locked.id]);

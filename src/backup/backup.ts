@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import type { Config } from '../config/schema.js';
+import { SYSTEM_SCHEMAS, type Config } from '../config/schema.js';
 import { connect } from '../mysql/connection.js';
 import { resolveMysqlTarget } from '../mysql/credentials.js';
 import { dumpDatabases, type DatabaseDetails } from '../dump/dump-databases.js';
@@ -10,6 +10,8 @@ import { IntegrityError } from '../errors.js';
 import { manifestKey, newSnapshotId, objectNames, snapshotPrefix, type SnapshotKind } from '../repository/layout.js';
 import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestObject } from '../repository/manifest.js';
 import type { Storage } from '../repository/storage.js';
+import type { Db } from '../mysql/connection.js';
+import { silentProgress, type Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import { filesArtifactStream } from './files-artifact.js';
@@ -37,6 +39,8 @@ export interface BackupDeps {
   reporter: Reporter;
   signal?: AbortSignal;
   now?: () => Date;
+  /** Plaintext bytes stored against the size information_schema gives (an estimate). */
+  progress?: Progress;
 }
 
 export interface BackupOptions {
@@ -66,16 +70,21 @@ export async function runBackup(deps: BackupDeps, options: BackupOptions): Promi
   const files = await planNodeFiles(root, config.node.extraPaths);
   files.warnings.forEach((w) => warn(reporter, w));
   const target = await resolveMysqlTarget(config);
-  await (await connect(target)).close();
+  const progress = deps.progress ?? silentProgress;
+  const probe = await connect(target);
+  const estimate = progress === silentProgress ? undefined : await estimateDataBytes(probe, config.mysql.exclude);
+  await probe.close();
   await storage.check();
 
   const id = newSnapshotId(startedAt, options.kind);
   const prefix = snapshotPrefix(node, id);
+  let rawDone = 0;
   const seal: SealOptions = {
     storage,
     recipients: config.encryption.recipients,
     compression: config.compression,
     signal: deps.signal,
+    onRawBytes: (n) => progress.update((rawDone += n), estimate),
   };
   const stored: ManifestObject[] = [];
   info(reporter, `snapshot ${id} of node ${node} to ${storage.location}`, { kind: options.kind });
@@ -137,6 +146,24 @@ export async function runBackup(deps: BackupDeps, options: BackupOptions): Promi
   } catch (error) {
     await removeStored(storage, prefix, stored, reporter);
     throw error;
+  }
+}
+
+/**
+ * What the dump will roughly be, for the progress line only: InnoDB's data_length counts pages,
+ * not SQL text, so it is an estimate (the line drops the percentage once it is exceeded).
+ */
+async function estimateDataBytes(db: Db, exclude: string[]): Promise<number | undefined> {
+  const skip = [...new Set([...SYSTEM_SCHEMAS, ...exclude])];
+  try {
+    const rows = await db.query<{ bytes: string | number | null }>(
+      `SELECT SUM(data_length) AS bytes FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN (${skip.map(() => '?').join(', ')})`,
+      skip,
+    );
+    const bytes = Number(rows[0]?.bytes ?? 0);
+    return bytes > 0 ? bytes : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,15 +1,18 @@
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createEncryptStream } from '../crypto/age.js';
 import { createHashStream } from '../stream/hash.js';
 import { createZstdCompressStream } from '../stream/zstd.js';
 import type { Storage } from '../repository/storage.js';
+import { createCountStream } from '../report/progress.js';
 
 export interface SealOptions {
   storage: Storage;
   recipients: string[];
   compression: { level: number; threads: number };
   signal?: AbortSignal;
+  /** Told the size of every plaintext chunk as it goes in (progress). */
+  onRawBytes?: (n: number) => void;
 }
 
 export interface StoreOptions {
@@ -37,11 +40,9 @@ export async function storeSealed(options: SealOptions, key: string, plaintext: 
   options.signal?.addEventListener('abort', onAbort, { once: true });
 
   let rawSize = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      rawSize += chunk.length;
-      done(null, chunk);
-    },
+  const count = createCountStream((n) => {
+    rawSize += n;
+    options.onRawBytes?.(n);
   });
   const hash = createHashStream();
   const body = new PassThrough({ highWaterMark: 256 * 1024 });

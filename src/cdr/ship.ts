@@ -8,6 +8,7 @@ import { forEachConcurrently } from '../util/pool.js';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { storeSealed, type SealOptions } from '../backup/seal.js';
+import type { Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
 import { cdrFileMd5Ok } from './format.js';
 import { cdrObjectKey, planCdrShipping, type CdrTreeFile } from './plan.js';
@@ -29,6 +30,8 @@ export interface CdrShipOptions extends SealOptions {
   now?: () => Date;
   /** Applied after shipping, on the same listing. */
   policy?: CdrPolicy;
+  /** Bytes of the export files shipped in this run against those to ship. */
+  progress?: Progress;
 }
 
 export interface CdrShipResult {
@@ -85,9 +88,12 @@ export async function shipCdrFiles(options: CdrShipOptions): Promise<CdrShipResu
       if (pending.length > 0) await record.commit(pending.splice(0), now());
     };
     const todo = [...plan.ship, ...plan.damaged];
+    const todoBytes = todo.reduce((n, f) => n + f.size, 0);
+    let doneBytes = 0;
     const run = async (file: (typeof todo)[number]): Promise<void> => {
       options.signal?.throwIfAborted();
       const entry = await shipOne(options, file, result);
+      options.progress?.update((doneBytes += file.size), todoBytes);
       if (entry) {
         pending.push(entry);
         if (pending.length >= (options.checkpointEvery ?? 500)) await flush();

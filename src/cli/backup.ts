@@ -23,11 +23,12 @@ export async function run(env: CliEnv): Promise<number> {
     throw new UsageError(`ngcp-backup backup: --kind must be nightly, manual or pre-upgrade, got ${JSON.stringify(values.kind)}`);
   }
   const ctx = await openContext(env, values);
+  const progress = ctx.progress({ label: 'backup' });
   const { manifest, warnings } = await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'backup', record: 'backup' }, async (reporter) => {
-    const result = await runBackup({ ...ctx, reporter, signal: env.signal }, { kind, note: values.note });
+    const result = await runBackup({ ...ctx, reporter, signal: env.signal, progress }, { kind, note: values.note });
     const s = result.manifest.summary;
     return { value: result, outcome: { bytes: s.storedBytes, snapshot: result.manifest.id, lockMs: s.lockMs } };
-  });
+  }).finally(() => progress.end());
   const s = manifest.summary;
   if (values.json) {
     // maxRSS is in KiB: the peak of this process (the zstd children are bounded by their own buffers).

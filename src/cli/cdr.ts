@@ -65,7 +65,9 @@ export async function run(env: CliEnv): Promise<number> {
 
   if (sub === 'ship') {
     if (!cdr.enabled) throw new RefusedError('CDR shipping is off in the config (set cdr.enabled: true)');
+    const progress = ctx.progress({ label: 'cdr ship' });
     const ship = (reporter: typeof ctx.reporter) => shipCdrFiles({
+      progress,
       storage: ctx.storage,
       recipients: ctx.config.encryption.recipients,
       compression: ctx.config.compression,
@@ -77,12 +79,13 @@ export async function run(env: CliEnv): Promise<number> {
       reporter,
       policy: { retentionYears: cdr.retentionYears, removeLocalAfterDays: cdr.removeLocalAfterDays },
     });
-    const result = values['dry-run']
-      ? await ship(ctx.reporter)
-      : await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'cdr ship', record: 'cdr-ship' }, async (reporter) => {
+    const result = await (values['dry-run']
+      ? ship(ctx.reporter)
+      : runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'cdr ship', record: 'cdr-ship' }, async (reporter) => {
           const result = await ship(reporter);
           return { value: result, outcome: { bytes: result.bytes } };
-        });
+        })
+    ).finally(() => progress.end());
     if (values.json) {
       env.stdout.write(JSON.stringify(result) + '\n');
       return 0;

@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG_PATH } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { openStorage } from '../repository/open-storage.js';
 import type { Storage } from '../repository/storage.js';
+import { silentProgress, terminalProgress, type ProgressBarOptions, type ProgressLine, type ProgressStream } from '../report/progress.js';
 import { jsonReporter, textReporter, type Reporter } from '../report/reporter.js';
 import { registerSecret } from '../report/secrets.js';
 
@@ -18,13 +19,22 @@ export interface CommandContext {
   config: Config;
   storage: Storage;
   reporter: Reporter;
+  /**
+   * A progress line on stderr for long work: drawn only when stderr is a terminal and neither
+   * --quiet nor --json is given; silent otherwise. The command ends it before its summary.
+   */
+  progress(options: ProgressBarOptions): ProgressLine;
 }
 
 export async function openContext(env: CliEnv, flags: { config?: string; json?: boolean; quiet?: boolean }): Promise<CommandContext> {
   const config = await loadConfig(flags.config ?? process.env['NGCP_BACKUP_CONFIG'] ?? DEFAULT_CONFIG_PATH);
   const storage = storageFor(config);
-  const reporter = flags.json ? jsonReporter(env.stderr) : textReporter(env.stderr, { quiet: flags.quiet });
-  return { config, storage, reporter };
+  const text = flags.json ? jsonReporter(env.stderr) : textReporter(env.stderr, { quiet: flags.quiet });
+  let line: ProgressLine = silentProgress;
+  // A log line takes the progress line's place; the next update draws it again below.
+  const reporter: Reporter = { event: (level, message, fields) => (line.clear(), text.event(level, message, fields)) };
+  const progress = (options: ProgressBarOptions): ProgressLine => (line = terminalProgress(env.stderr as ProgressStream, flags, options));
+  return { config, storage, reporter, progress };
 }
 
 /** The repository of a config; S3 credentials come from the environment or the credentials file. */
@@ -39,6 +49,7 @@ export function storageFor(config: Config): Storage {
     pathStyle: config.repository.pathStyle,
     partSize: config.repository.partSizeMiB * 1024 * 1024,
     queueSize: config.repository.uploadQueue,
+    objectLock: config.repository.objectLock,
   });
 }
 
@@ -50,13 +61,5 @@ export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+/** Sizes for the operator: 1.5 MiB. */
+export { formatSize as formatBytes } from '../report/progress.js';

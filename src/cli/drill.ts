@@ -20,10 +20,11 @@ export async function run(env: CliEnv): Promise<number> {
     return 0;
   }
   const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'drill', values, positionals[0]);
+  const progress = ctx.progress({ label: 'download' });
   const report = await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'drill', record: 'drill' }, async (reporter) => {
-    const report = await runDrill({ ...ctx, reporter, signal: env.signal }, manifest, identities);
+    const report = await runDrill({ ...ctx, reporter, signal: env.signal, progress }, manifest, identities);
     return { value: report, outcome: { snapshot: report.snapshot } };
-  });
+  }).finally(() => progress.end());
   if (values.json) env.stdout.write(JSON.stringify(report) + '\n');
   else {
     env.stdout.write(

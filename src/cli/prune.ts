@@ -11,7 +11,8 @@ export const usage = `Usage: ngcp-backup prune [--dry-run] [--node NAME | --all-
 Removes the snapshots the retention policies no longer keep (default policies: ${DEFAULT_POLICIES_FILE}).
 --dry-run prints the plan (every snapshot, keep or remove, and why) and changes nothing.
 Never removes a node's newest snapshot nor its newest snapshot that passed a drill; skips
-snapshots protected by S3 Object Lock and says so. Each snapshot goes manifest first.
+snapshots protected by S3 Object Lock and says so (exit 0). Each snapshot goes manifest first;
+in a versioned bucket every version of its objects is deleted, so the space is freed.
 ${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
@@ -66,7 +67,7 @@ function formatPlan(plan: PrunePlan, dryRun: boolean): string {
 
 function formatResult(result: PruneResult): string {
   const lines = result.removed.map((r) => `removed ${r.node}/${r.id} (${r.objects} objects)`);
-  for (const l of result.locked) lines.push(`skipped ${l.node}/${l.id}: ${l.reasons.at(-1)}`);
+  for (const l of result.locked) lines.push(`skipped, locked ${l.node}/${l.id}: ${l.reasons.at(-1)}`);
   for (const f of result.failed) lines.push(`FAILED ${f.node}/${f.id}: ${f.error}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }

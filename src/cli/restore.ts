@@ -54,12 +54,15 @@ export async function run(env: CliEnv): Promise<number> {
   }
   const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'restore', values, positionals[0]);
 
+  const progress = ctx.progress({ label: 'download' });
   const restore = (reporter: typeof ctx.reporter) => runRestore(
     {
       ...ctx,
       reporter,
       signal: env.signal,
+      progress,
       confirm: async (_plan, text) => {
+        progress.clear();
         if (!process.stdin.isTTY) return false;
         env.stderr.write(text + '\n');
         const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -83,9 +86,10 @@ export async function run(env: CliEnv): Promise<number> {
     },
   );
   // A dry run changes nothing: no lock. A restore holds the lock (its safety snapshot included).
-  const report = values['dry-run']
-    ? await restore(ctx.reporter)
-    : await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'restore' }, async (reporter) => ({ value: await restore(reporter) }));
+  const report = await (values['dry-run']
+    ? restore(ctx.reporter)
+    : runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'restore' }, async (reporter) => ({ value: await restore(reporter) }))
+  ).finally(() => progress.end());
   if (values.json) {
     const { plan, ...rest } = report;
     env.stdout.write(JSON.stringify({ snapshot: plan.snapshot, databases: plan.databases, files: plan.files, ...rest, planText: undefined }) + '\n');

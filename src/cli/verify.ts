@@ -21,7 +21,8 @@ export async function run(env: CliEnv): Promise<number> {
   const node = values.node ?? (await readNodeName(ctx.config.node.root, ctx.config.node.name));
   const ref = await pickSnapshot(ctx.storage, node, positionals[0], values.latest ?? false, 'verify');
   const manifest = await readManifest(ctx.storage, ref.node, ref.id);
-  const result = await verifySnapshot(ctx.storage, manifest, { signal: env.signal });
+  const progress = ctx.progress({ label: 'verify' });
+  const result = await verifySnapshot(ctx.storage, manifest, { signal: env.signal, progress }).finally(() => progress.end());
   const rate = result.seconds > 0 ? result.bytes / 1e6 / result.seconds : 0;
   if (values.json) {
     env.stdout.write(JSON.stringify({ id: manifest.id, ok: result.problems.length === 0, ...result, mbPerSecond: Math.round(rate) }) + '\n');

@@ -4,7 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { parseRecipient } from '../crypto/age.js';
 import { checkTimeZone, localTimeZone, parseCron } from '../schedule/cron.js';
-import type { Config } from './schema.js';
+import type { Config, ObjectLockSetting } from './schema.js';
 
 type Obj = Record<string, unknown>;
 
@@ -39,7 +39,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const mysql = v.object(top.mysql ?? {}, 'mysql');
   v.onlyKeys(mysql, 'mysql', ['socket', 'host', 'port', 'user', 'defaults_file', 'password_file', 'exclude', 'parallel', 'lock_wait_timeout', 'chunk_rows']);
   const repo = v.object(top.repository, 'repository');
-  v.onlyKeys(repo, 'repository', ['url', 'endpoint', 'region', 'path_style', 'credentials_file', 'profile', 'part_size_mib', 'upload_queue']);
+  v.onlyKeys(repo, 'repository', ['url', 'endpoint', 'region', 'path_style', 'credentials_file', 'profile', 'part_size_mib', 'upload_queue', 'object_lock']);
   const enc = v.object(top.encryption, 'encryption');
   v.onlyKeys(enc, 'encryption', ['recipients']);
   const comp = v.object(top.compression ?? {}, 'compression');
@@ -102,6 +102,7 @@ export function validateConfig(raw: unknown, source: string): Config {
       profile: v.optionalString(repo.profile, 'repository.profile'),
       partSizeMiB: v.integer(repo.part_size_mib ?? 8, 'repository.part_size_mib', 5, 512),
       uploadQueue: v.integer(repo.upload_queue ?? 2, 'repository.upload_queue', 1, 16),
+      objectLock: objectLockSetting(v, repo.object_lock, url),
     },
     encryption: { recipients },
     compression: {
@@ -198,6 +199,18 @@ function validateServiceSections(v: Validator, top: Obj, cdrEnabled: boolean): P
     alerts: { webhook, mail },
     drill: { identityFile },
   };
+}
+
+/** `repository.object_lock: {mode, days}`; only an S3 bucket can lock objects. */
+function objectLockSetting(v: Validator, raw: unknown, url: string): ObjectLockSetting | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const key = 'repository.object_lock';
+  if (!url.startsWith('s3://')) v.fail(key, 'is only for s3:// repositories (a file:// directory cannot lock objects); remove it');
+  const lock = v.object(raw, key);
+  v.onlyKeys(lock, key, ['mode', 'days']);
+  const mode = v.string(lock.mode, `${key}.mode`);
+  if (mode !== 'GOVERNANCE' && mode !== 'COMPLIANCE') v.fail(`${key}.mode`, `must be GOVERNANCE or COMPLIANCE, got ${JSON.stringify(mode)}`);
+  return { mode, days: v.integer(lock.days, `${key}.days`, 1, 36500) };
 }
 
 class Validator {

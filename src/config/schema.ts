@@ -37,6 +37,8 @@ export interface Config {
     profile: string | undefined;
     partSizeMiB: number;
     uploadQueue: number;
+    /** S3 Object Lock retention given to every object a snapshot stores (s3:// only). */
+    objectLock: ObjectLockSetting | undefined;
   };
   encryption: {
     recipients: string[];
@@ -89,6 +91,12 @@ export interface Config {
     /** The age identity the daemon's scheduled drill uses (a verification host's). */
     identityFile: string | undefined;
   };
+}
+
+/** `repository.object_lock`: every stored object is locked in this mode for this many days. */
+export interface ObjectLockSetting {
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+  days: number;
 }
 
 export const SYSTEM_SCHEMAS = ['information_schema', 'performance_schema', 'sys', 'mysql'];

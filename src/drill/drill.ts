@@ -7,6 +7,7 @@ import { countSchemaObjects } from '../mysql/schema-sql.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Storage } from '../repository/storage.js';
+import type { Progress } from '../report/progress.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { fetchSnapshot } from '../restore/fetch.js';
 import { DRILL_FORMAT, drillKey, type DrillReport } from './reports.js';
@@ -18,7 +19,7 @@ import { startMariadbInstance } from '../sandbox/mariadb-instance.js';
  * writes the report into the repository. A mismatch is a failed drill (exit 15).
  */
 export async function runDrill(
-  deps: { config: Config; storage: Storage; reporter: Reporter; signal?: AbortSignal; now?: () => Date },
+  deps: { config: Config; storage: Storage; reporter: Reporter; signal?: AbortSignal; now?: () => Date; progress?: Progress },
   manifest: Manifest,
   identities: string[],
 ): Promise<DrillReport> {
@@ -26,7 +27,7 @@ export async function runDrill(
   const started = now();
   const t0 = performance.now();
   const objects = manifest.objects.filter((o) => o.role !== 'files');
-  const fetched = await fetchSnapshot(deps.storage, manifest, objects, identities, deps.config.restore.workDir, { reporter: deps.reporter, signal: deps.signal });
+  const fetched = await fetchSnapshot(deps.storage, manifest, objects, identities, deps.config.restore.workDir, { reporter: deps.reporter, signal: deps.signal, progress: deps.progress });
   const server = await startMariadbInstance();
   let report: DrillReport;
   try {

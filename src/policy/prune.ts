@@ -1,9 +1,8 @@
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { newestPassedDrill } from '../drill/reports.js';
 import { mapConcurrently } from '../util/pool.js';
+import { ObjectNotFoundError } from '../errors.js';
 import { manifestKey, snapshotPrefix, snapshotsPrefix, SNAPSHOT_ID, snapshotTime } from '../repository/layout.js';
 import { readManifest } from '../repository/manifest.js';
-import { S3Storage } from '../repository/s3-storage.js';
 import type { Storage } from '../repository/storage.js';
 import { planRetention, type Policies } from './retention.js';
 
@@ -11,7 +10,8 @@ import { planRetention, type Policies } from './retention.js';
  * Prune, as plan then apply: planPrune reads the repository and decides (nothing is changed);
  * applyPrune removes exactly what the plan says, each snapshot manifest first so that a crash
  * half-way leaves an incomplete snapshot (invisible, like an interrupted backup), never a
- * manifest pointing at missing objects.
+ * manifest pointing at missing objects. A snapshot with an object still under S3 Object Lock is
+ * not touched at all (asked while planning, and again just before removing it).
  */
 
 export interface PrunePlanSnapshot {
@@ -74,7 +74,7 @@ export async function planPrune(storage: Storage, node: string | undefined, poli
       const s = info.get(e.id)!;
       const base = { node: n, id: e.id, kind: s.kind, finishedAt: s.finishedAt, verified: s.verified };
       if (e.action === 'remove') {
-        const lock = await lockedUntil(storage, s.keys, now);
+        const lock = await snapshotLock(storage, s.keys, now);
         if (lock) return { ...base, action: 'locked', reasons: [...e.reasons, lock] };
       }
       return { ...base, action: e.action, reasons: e.reasons };
@@ -88,23 +88,27 @@ export async function planPrune(storage: Storage, node: string | undefined, poli
  * Why one of the keys cannot be deleted yet (S3 Object Lock retention or legal hold), or
  * undefined. Must be asked before deleting: in a versioned (lockable) bucket a plain delete
  * "succeeds" by hiding the object behind a delete marker, which would hide the manifest of a
- * snapshot whose data stays locked.
+ * snapshot whose data stays locked. The answer names the latest date of all its objects.
  */
-async function lockedUntil(storage: Storage, keys: string[], now: Date): Promise<string | undefined> {
-  if (!(storage instanceof S3Storage)) return undefined;
-  const full = (k: string) => (storage.prefix === '' ? k : `${storage.prefix}/${k}`);
-  const found = await mapConcurrently(keys, CONCURRENCY, async (key) => {
-    const head = await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: full(key) }));
-    if (head.ObjectLockLegalHoldStatus === 'ON') return `${key} is under an Object Lock legal hold`;
-    const until = head.ObjectLockRetainUntilDate;
-    if (until && until.getTime() > now.getTime()) return `Object Lock (${head.ObjectLockMode ?? 'retention'}) until ${until.toISOString()}`;
-    return undefined;
+export async function snapshotLock(storage: Pick<Storage, 'objectLock'>, keys: string[], now: Date): Promise<string | undefined> {
+  const locks = await mapConcurrently(keys, CONCURRENCY, async (key) => {
+    try {
+      return { key, lock: await storage.objectLock(key, now) };
+    } catch (err) {
+      // Gone since it was listed: nothing left to protect.
+      if (err instanceof ObjectNotFoundError) return { key, lock: undefined };
+      throw err;
+    }
   });
-  return found.find((f) => f !== undefined);
+  const held = locks.find((l) => l.lock?.legalHold);
+  if (held) return `kept: ${held.key} is under an Object Lock legal hold`;
+  const dated = locks.filter((l) => l.lock?.until !== undefined).sort((a, b) => b.lock!.until!.getTime() - a.lock!.until!.getTime())[0];
+  if (!dated) return undefined;
+  return `kept: object lock (${dated.lock!.mode ?? 'retention'}) until ${dated.lock!.until!.toISOString()}`;
 }
 
 /** Removes what the plan says to remove; never throws for one snapshot, reports it instead. */
-export async function applyPrune(storage: Storage, plan: PrunePlan, options: { signal?: AbortSignal } = {}): Promise<PruneResult> {
+export async function applyPrune(storage: Storage, plan: PrunePlan, options: { signal?: AbortSignal; now?: Date } = {}): Promise<PruneResult> {
   const result: PruneResult = { removed: [], locked: [], failed: [] };
   for (const s of plan.snapshots) {
     // Stop only between snapshots: each one is removed whole or not touched.
@@ -112,12 +116,19 @@ export async function applyPrune(storage: Storage, plan: PrunePlan, options: { s
     if (s.action === 'locked') result.locked.push({ node: s.node, id: s.id, reasons: s.reasons });
     if (s.action !== 'remove') continue;
     try {
-      // Manifest first: from here on the snapshot does not exist for list, restore or verify.
-      await storage.remove(manifestKey(s.node, s.id));
+      const prefix = snapshotPrefix(s.node, s.id);
+      // Asked again right before: a lock set since the plan must not leave half a snapshot.
       const keys: string[] = [];
-      for await (const o of storage.list(snapshotPrefix(s.node, s.id))) keys.push(o.key);
-      await mapConcurrently(keys, CONCURRENCY, (k) => storage.remove(k));
-      result.removed.push({ node: s.node, id: s.id, objects: keys.length + 1 });
+      for await (const o of storage.list(prefix)) keys.push(o.key);
+      const lock = await snapshotLock(storage, keys, options.now ?? new Date());
+      if (lock) {
+        result.locked.push({ node: s.node, id: s.id, reasons: [...s.reasons, lock] });
+        continue;
+      }
+      // Manifest first: from here on the snapshot does not exist for list, restore or verify.
+      // In a versioned bucket every version goes, so the space is freed (docs/retention.md).
+      const objects = await storage.removePrefix(prefix, { first: manifestKey(s.node, s.id) });
+      result.removed.push({ node: s.node, id: s.id, objects });
     } catch (err) {
       result.failed.push({ node: s.node, id: s.id, error: (err as Error).message });
     }

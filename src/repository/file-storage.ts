@@ -10,7 +10,8 @@ import {
   RepositoryAccessError,
   RepositoryUnreachableError,
 } from '../errors.js';
-import type { ObjectInfo, PutOptions, Storage } from './storage.js';
+import { forEachConcurrently } from '../util/pool.js';
+import type { ObjectInfo, ObjectLock, PutOptions, Storage } from './storage.js';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
@@ -160,6 +161,21 @@ export class FileStorage implements Storage {
     }
     // Empty directories are left in place: removing them would race with a concurrent put
     // that has just created its directory and is about to open its temporary file there.
+  }
+
+  async removePrefix(prefix: string, options: { first?: string } = {}): Promise<number> {
+    const keys: string[] = [];
+    for await (const o of this.list(prefix)) keys.push(o.key);
+    const { first } = options;
+    if (first !== undefined && keys.includes(first)) await this.remove(first);
+    await forEachConcurrently(keys.filter((k) => k !== first), 8, (k) => this.remove(k));
+    return keys.length;
+  }
+
+  /** A directory cannot lock a file against its owner: never locked. */
+  async objectLock(key: string): Promise<ObjectLock | undefined> {
+    await this.stat(key);
+    return undefined;
   }
 
   async cleanupIncomplete(prefix: string): Promise<number> {

@@ -6,7 +6,7 @@ import type { Storage } from './storage.js';
 
 export type OpenStorageOptions = Pick<
   S3StorageOptions,
-  'endpoint' | 'region' | 'pathStyle' | 'partSize' | 'queueSize' | 'maxAttempts' | 'credentials'
+  'endpoint' | 'region' | 'pathStyle' | 'partSize' | 'queueSize' | 'maxAttempts' | 'credentials' | 'objectLock'
 >;
 
 const KEY = 'repository.url';
@@ -49,6 +49,9 @@ export function openStorage(url: string, options: OpenStorageOptions = {}): Stor
         path = fileURLToPath(parsed);
       } catch (err) {
         throw new ConfigError(`${KEY}: ${(err as Error).message}`, { cause: err });
+      }
+      if (options.objectLock !== undefined) {
+        throw new ConfigError('repository.object_lock is only for s3:// repositories (a file:// directory cannot lock objects)');
       }
       return new FileStorage(path);
     }

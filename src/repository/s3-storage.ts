@@ -2,9 +2,12 @@ import {
   AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  GetObjectLockConfigurationCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutObjectRetentionCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
@@ -17,8 +20,9 @@ import {
   RepositoryAccessError,
   RepositoryUnreachableError,
 } from '../errors.js';
+import { forEachConcurrently } from '../util/pool.js';
 import { assertValidKey } from './file-storage.js';
-import type { ObjectInfo, PutOptions, Storage } from './storage.js';
+import type { ObjectInfo, ObjectLock, PutOptions, Storage } from './storage.js';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -43,6 +47,8 @@ export interface S3StorageOptions {
   maxAttempts?: number;
   /** Absent: the standard AWS chain (environment, shared credentials file/profile, ...). */
   credentials?: S3Credentials;
+  /** `repository.object_lock`: every put locks its object in this mode for this many days. */
+  objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
 }
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -158,6 +164,7 @@ export class S3Storage implements Storage {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly objectLockSetting: S3StorageOptions['objectLock'];
   /** Keys with a put running in this process; cleanupIncomplete leaves their uploads alone. */
   private readonly inFlight = new Map<string, number>();
 
@@ -171,6 +178,7 @@ export class S3Storage implements Storage {
     this.prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
     this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
+    this.objectLockSetting = options.objectLock;
     if (this.partSize < 5 * 1024 * 1024) {
       throw new ConfigError(`repository.partSize must be at least 5 MiB (S3's minimum part size)`);
     }
@@ -219,6 +227,28 @@ export class S3Storage implements Storage {
     } catch (err) {
       throw await this.toStorageError(err, 'check');
     }
+    if (this.objectLockSetting !== undefined) await this.checkObjectLock();
+  }
+
+  /**
+   * With repository.object_lock set, the bucket must have Object Lock enabled, which S3 allows
+   * only when the bucket is created. Without it every locked put would fail (InvalidRequest):
+   * say so once, before anything is stored.
+   */
+  private async checkObjectLock(): Promise<void> {
+    let enabled: string | undefined;
+    try {
+      const out = await this.client.send(new GetObjectLockConfigurationCommand({ Bucket: this.bucket }));
+      enabled = out.ObjectLockConfiguration?.ObjectLockEnabled;
+    } catch (err) {
+      if (codeOf(err) !== 'ObjectLockConfigurationNotFoundError') throw await this.toStorageError(err, 'check');
+    }
+    if (enabled !== 'Enabled') {
+      throw new ConfigError(
+        `repository.object_lock is set, but bucket ${this.bucket} at ${this.endpointLabel} has no Object Lock configuration; ` +
+          `Object Lock can only be enabled when a bucket is created (create one with --object-lock-enabled-for-bucket), or remove repository.object_lock`,
+      );
+    }
   }
 
   async put(key: string, body: Readable | Buffer, options: PutOptions = {}): Promise<void> {
@@ -242,14 +272,22 @@ export class S3Storage implements Storage {
     try {
       signal?.throwIfAborted();
       signal?.addEventListener('abort', onAbort, { once: true });
+      const lock = this.objectLockSetting;
+      const retainUntil = lock === undefined ? undefined : new Date(Date.now() + lock.days * 86_400_000);
       const upload = new Upload({
         client: this.client,
-        params: { Bucket: this.bucket, Key: fullKey, Body: feed },
+        params: {
+          Bucket: this.bucket,
+          Key: fullKey,
+          Body: feed,
+          ...(lock && retainUntil ? { ObjectLockMode: lock.mode, ObjectLockRetainUntilDate: retainUntil } : {}),
+        },
         partSize: this.partSize,
         queueSize: this.queueSize,
         leavePartsOnError: false,
       });
-      await upload.done();
+      const done = await upload.done();
+      if (lock && retainUntil && !signal?.aborted) await this.ensureLocked(key, done.VersionId, lock.mode, retainUntil);
       if (signal?.aborted) {
         // The abort came while the last request was on its way: the object exists now, but
         // the caller was promised nothing would be left behind.
@@ -266,6 +304,92 @@ export class S3Storage implements Storage {
       if (n === 0) this.inFlight.delete(fullKey);
       else this.inFlight.set(fullKey, n);
     }
+  }
+
+  /**
+   * Makes sure the stored version carries the retention asked for. Measured on Ceph RGW 16.2:
+   * a single PUT keeps its x-amz-object-lock-* headers, but an object completed from a
+   * multipart upload whose CreateMultipartUpload carried them has no retention at all. So
+   * every locked put is checked (one HEAD), and given its retention afterwards when missing.
+   */
+  private async ensureLocked(key: string, versionId: string | undefined, mode: 'GOVERNANCE' | 'COMPLIANCE', until: Date): Promise<void> {
+    const Key = this.fullKey(key);
+    const VersionId = versionId === undefined || versionId === 'null' ? undefined : versionId;
+    const lockedLongEnough = async (): Promise<boolean> => {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key, VersionId }));
+      const at = head.ObjectLockRetainUntilDate?.getTime();
+      // Stores may round the date to the second.
+      return at !== undefined && at >= until.getTime() - 1000;
+    };
+    if (await lockedLongEnough()) return;
+    await this.client.send(new PutObjectRetentionCommand({ Bucket: this.bucket, Key, VersionId, Retention: { Mode: mode, RetainUntilDate: until } }));
+    if (!(await lockedLongEnough())) {
+      throw new NgcpBackupError(`bucket ${this.bucket} at ${this.endpointLabel} did not keep the Object Lock retention of ${key} (repository.object_lock)`);
+    }
+  }
+
+  async objectLock(key: string, now: Date = new Date()): Promise<ObjectLock | undefined> {
+    assertValidKey(key);
+    let head;
+    try {
+      head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
+    } catch (err) {
+      throw await this.toStorageError(err, 'stat', key);
+    }
+    const legalHold = head.ObjectLockLegalHoldStatus === 'ON';
+    const until = head.ObjectLockRetainUntilDate;
+    const retained = until !== undefined && until.getTime() > now.getTime();
+    if (!legalHold && !retained) return undefined;
+    return { legalHold, ...(retained ? { mode: head.ObjectLockMode, until } : {}) };
+  }
+
+  async removePrefix(prefix: string, options: { first?: string } = {}): Promise<number> {
+    const entries = await this.versionsUnder(prefix);
+    const keys = new Set(entries.map((e) => e.key));
+    const drop = async (e: { key: string; versionId?: string }): Promise<void> => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(e.key), VersionId: e.versionId }));
+      } catch (err) {
+        const mapped = await this.toStorageError(err, 'remove', e.key);
+        if (!(mapped instanceof ObjectNotFoundError)) throw mapped;
+      }
+    };
+    const { first } = options;
+    for (const e of entries.filter((x) => x.key === first)) await drop(e);
+    await forEachConcurrently(entries.filter((x) => x.key !== first), 8, drop);
+    return keys.size;
+  }
+
+  /**
+   * Every version and delete marker under prefix (a bucket that never had versioning gives one
+   * "null" version per key). A store or a policy that does not allow ListObjectVersions gives
+   * the plain listing: the objects are then only hidden in a versioned bucket.
+   */
+  private async versionsUnder(prefix: string): Promise<Array<{ key: string; versionId?: string }>> {
+    const strip = this.prefix === '' ? 0 : this.prefix.length + 1;
+    const out: Array<{ key: string; versionId?: string }> = [];
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(
+          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: this.fullKey(prefix), KeyMarker: keyMarker, VersionIdMarker: versionIdMarker }),
+        );
+        for (const v of [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])]) {
+          if (v.Key === undefined) continue;
+          out.push({ key: v.Key.slice(strip), versionId: v.VersionId });
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        versionIdMarker = page.IsTruncated ? page.NextVersionIdMarker : undefined;
+      } while (keyMarker !== undefined);
+      return out;
+    } catch (err) {
+      const code = codeOf(err);
+      if (code !== 'NotImplemented' && code !== 'AccessDenied' && statusOf(err) !== 501) throw await this.toStorageError(err, 'list');
+    }
+    out.length = 0; // a refusal on a later page: start over with the plain listing
+    for await (const o of this.list(prefix)) out.push({ key: o.key });
+    return out;
   }
 
   async get(key: string): Promise<Readable> {
@@ -392,7 +516,9 @@ export class S3Storage implements Storage {
       const who = keyId === undefined ? '' : ` for access key ${keyId}`;
       const named = code !== undefined && code !== 'Unknown' && code !== 'Forbidden' ? code : `HTTP ${status}`;
       const what =
-        code === 'InvalidAccessKeyId'
+        /object lock/i.test(cause.message)
+          ? `the object is protected by S3 Object Lock`
+          : code === 'InvalidAccessKeyId'
           ? `the access key is unknown`
           : code === 'SignatureDoesNotMatch'
             ? `the request signature does not match (wrong secret key for this access key?)`

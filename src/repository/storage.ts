@@ -15,6 +15,16 @@ export interface PutOptions {
   signal?: AbortSignal;
 }
 
+/** An S3 Object Lock on an object's current version: it cannot be deleted before `until`. */
+export interface ObjectLock {
+  /** GOVERNANCE or COMPLIANCE; absent for a legal hold alone. */
+  mode?: string;
+  /** The retention date; absent for a legal hold alone. */
+  until?: Date;
+  /** A legal hold keeps the object until it is lifted, whatever the date. */
+  legalHold: boolean;
+}
+
 export interface Storage {
   /** Where it points, for messages (never contains a credential). */
   readonly location: string;
@@ -44,6 +54,21 @@ export interface Storage {
 
   /** Removes the object; removing an object that does not exist is not an error. */
   remove(key: string): Promise<void>;
+
+  /**
+   * Removes every object under prefix for good, `first` (a key under prefix) before any other.
+   * In a versioned S3 bucket that means every version and delete marker, so the space is
+   * freed (a plain delete there only hides the object). Everything is listed before anything
+   * is deleted, so a listing error changes nothing. Returns how many keys were under prefix.
+   */
+  removePrefix(prefix: string, options?: { first?: string }): Promise<number>;
+
+  /**
+   * The Object Lock that keeps the object from being deleted now (a retention date in the
+   * future or a legal hold), or undefined when it may be deleted. Always undefined for a
+   * `file://` repository. Throws ObjectNotFoundError when the object does not exist.
+   */
+  objectLock(key: string, now?: Date): Promise<ObjectLock | undefined>;
 
   /**
    * Removes leftovers of interrupted puts under prefix (incomplete multipart uploads,

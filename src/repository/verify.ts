@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { IntegrityError, ObjectNotFoundError } from '../errors.js';
+import type { Progress } from '../report/progress.js';
 import { createHashStream } from '../stream/hash.js';
 import { forEachConcurrently } from '../util/pool.js';
 import { snapshotPrefix } from './layout.js';
@@ -18,16 +19,18 @@ export interface VerifyResult {
  * Checks every object a manifest lists: present, same size, same sha256 of the stored bytes.
  * Needs nothing but read access (no key): this is what proves a backup is intact at rest.
  */
-export async function verifySnapshot(storage: Storage, manifest: Manifest, options: { concurrency?: number; signal?: AbortSignal } = {}): Promise<VerifyResult> {
+export async function verifySnapshot(storage: Storage, manifest: Manifest, options: { concurrency?: number; signal?: AbortSignal; progress?: Progress } = {}): Promise<VerifyResult> {
   const prefix = snapshotPrefix(manifest.node, manifest.id);
   const problems: string[] = [];
   const t0 = performance.now();
   let bytes = 0;
+  let read = 0;
+  const total = manifest.objects.reduce((n, o) => n + o.size, 0);
   await forEachConcurrently(manifest.objects, options.concurrency ?? 4, async (o) => {
     options.signal?.throwIfAborted();
     try {
       const hash = createHashStream();
-      await pipeline(await storage.get(prefix + o.name), hash, new Writable({ write: (_c, _e, done) => done() }), { signal: options.signal });
+      await pipeline(await storage.get(prefix + o.name), hash, new Writable({ write: (c: Buffer, _e, done) => (options.progress?.update((read += c.length), total), done()) }), { signal: options.signal });
       bytes += hash.size;
       if (hash.size !== o.size) problems.push(`${o.name}: ${hash.size} bytes stored, manifest says ${o.size}`);
       else if (hash.sha256 !== o.sha256) problems.push(`${o.name}: sha256 ${hash.sha256} does not match the manifest's ${o.sha256}`);

@@ -9,6 +9,7 @@ import { IntegrityError, NgcpBackupError, ObjectNotFoundError, RefusedError } fr
 import { snapshotPrefix } from '../repository/layout.js';
 import type { Manifest, ManifestObject } from '../repository/manifest.js';
 import type { Storage } from '../repository/storage.js';
+import { createCountStream, type Progress } from '../report/progress.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { createHashStream } from '../stream/hash.js';
 import { createZstdDecompressStream } from '../stream/zstd.js';
@@ -34,7 +35,7 @@ export async function fetchSnapshot(
   objects: ManifestObject[],
   identities: string[],
   workRoot: string,
-  options: { reporter: Reporter; signal?: AbortSignal; concurrency?: number },
+  options: { reporter: Reporter; signal?: AbortSignal; concurrency?: number; progress?: Progress },
 ): Promise<FetchedSnapshot> {
   await mkdir(workRoot, { recursive: true, mode: 0o700 });
   const need = objects.reduce((n, o) => n + o.size, 0);
@@ -47,12 +48,14 @@ export async function fetchSnapshot(
   const cleanup = () => rm(dir, { recursive: true, force: true });
   const local = (name: string) => path.join(dir, encodeURIComponent(name));
   const prefix = snapshotPrefix(manifest.node, manifest.id);
+  let downloaded = 0;
+  const count = (n: number): void => options.progress?.update((downloaded += n), need);
   try {
     await forEachConcurrently(objects, options.concurrency ?? 4, async (o) => {
       options.signal?.throwIfAborted();
       const hash = createHashStream();
       try {
-        await pipeline(await storage.get(prefix + o.name), hash, createWriteStream(local(o.name), { mode: 0o600 }), { signal: options.signal });
+        await pipeline(await storage.get(prefix + o.name), hash, createCountStream(count), createWriteStream(local(o.name), { mode: 0o600 }), { signal: options.signal });
       } catch (error) {
         if (error instanceof ObjectNotFoundError) throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is missing from the repository`);
         throw error;

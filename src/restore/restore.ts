@@ -8,6 +8,7 @@ import { resolveMysqlTarget, type MysqlTarget } from '../mysql/credentials.js';
 import { readNgcpVersion } from '../node/facts.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Storage } from '../repository/storage.js';
+import type { Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
 import { runApply } from './apply.js';
 import { fetchSnapshot } from './fetch.js';
@@ -20,6 +21,8 @@ export interface RestoreDeps {
   storage: Storage;
   reporter: Reporter;
   signal?: AbortSignal;
+  /** Download progress (bytes of the snapshot's objects). */
+  progress?: Progress;
   /** Asks the operator; resolves true to go on. Not called with --yes or --dry-run. */
   confirm: (plan: RestorePlan, text: string) => Promise<boolean>;
 }
@@ -74,7 +77,7 @@ export async function runRestore(deps: RestoreDeps, manifest: Manifest, run: Res
     throw new RefusedError('restore not confirmed; nothing was changed (use --yes to run without asking)');
   }
 
-  const fetched = await fetchSnapshot(storage, manifest, plan.objects, run.identities, config.restore.workDir, { reporter, signal });
+  const fetched = await fetchSnapshot(storage, manifest, plan.objects, run.identities, config.restore.workDir, { reporter, signal, progress: deps.progress });
   const done: string[] = [];
   try {
     if (plan.safetySnapshot) {

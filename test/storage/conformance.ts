@@ -178,6 +178,30 @@ export function storageConformance(
     t.deepEqual((await listAll(storage, '')).map((o) => o.key), ['x/two']);
   }));
 
+  test(`${name}: removePrefix removes everything under the prefix, first key first, nothing else`, withRepo(async (t, { storage }) => {
+    for (const k of ['s/1/manifest.json', 's/1/a', 's/1/db/b', 's/10/a', 's/2/a']) await storage.put(k, Buffer.from(k));
+    await storage.put('s/1/a', Buffer.from('second version'));
+    const order: string[] = [];
+    const watched = Object.assign(Object.create(storage) as typeof storage, {
+      remove: (k: string) => (order.push(k), storage.remove(k)),
+    });
+    t.is(await storage.removePrefix('s/1/', { first: 's/1/manifest.json' }), 3);
+    t.deepEqual((await listAll(storage, '')).map((o) => o.key), ['s/10/a', 's/2/a']);
+    t.is(await storage.removePrefix('s/1/'), 0);
+    // Backends that remove through remove() must honour `first`; others are checked by their own tests.
+    await storage.put('s/3/manifest.json', Buffer.from('m'));
+    await storage.put('s/3/x', Buffer.from('x'));
+    await watched.removePrefix('s/3/', { first: 's/3/manifest.json' });
+    if (order.length > 0) t.is(order[0], 's/3/manifest.json');
+    t.deepEqual((await listAll(storage, 's/3/')).map((o) => o.key), []);
+  }));
+
+  test(`${name}: objectLock of an unlocked object is undefined, of a missing one ObjectNotFoundError`, withRepo(async (t, { storage }) => {
+    await storage.put('k', Buffer.from('x'));
+    t.is(await storage.objectLock('k'), undefined);
+    await t.throwsAsync(storage.objectLock('missing'), { instanceOf: ObjectNotFoundError });
+  }));
+
   test(`${name}: get/stat of a missing key is ObjectNotFoundError`, withRepo(async (t, { storage }) => {
     await storage.put('dir/file', Buffer.from('x'));
     for (const key of ['missing', 'dir/missing', 'dir', 'dir/file/below']) {
