@@ -44,14 +44,18 @@ const USAGE = `Usage: npm run bench -- --rows N [--runs K] [--restore-runs R] [-
   --runs K          runs of each backup job and of verify (default 3)
   --restore-runs R  runs of each restore job (default min(2, K))
   --no-growth       skip the backup at 4N rows (rss_growth)
+  --buffer-pool-mib M  innodb_buffer_pool_size of every scratch MariaDB (default 1024; a node's
+                    server has at least that, and with 256 MiB a 2M-row baseline restore
+                    spends most of its time waiting for the disk)
   --out DIR         where to write <date>-<N>.md/.json (default bench/results)`;
 
-function options(): { rows: number; runs: number; restoreRuns: number; growth: boolean; out: string } {
+function options(): { rows: number; runs: number; restoreRuns: number; growth: boolean; out: string; bufferPoolMiB: number } {
   const { values } = parseArgs({
     options: {
       rows: { type: 'string' },
       runs: { type: 'string' },
       'restore-runs': { type: 'string' },
+      'buffer-pool-mib': { type: 'string' },
       'no-growth': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -77,6 +81,7 @@ function options(): { rows: number; runs: number; restoreRuns: number; growth: b
     runs,
     restoreRuns: int(values['restore-runs'], '--restore-runs', Math.min(2, runs)),
     growth: !values['no-growth'],
+    bufferPoolMiB: int(values['buffer-pool-mib'], '--buffer-pool-mib', 1024),
     out: path.resolve(values.out ?? path.join(PROJECT, 'bench/results')),
   };
 }
@@ -121,8 +126,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`);
 
+/** innodb_buffer_pool_size of every scratch instance (--buffer-pool-mib). */
+let bufferPoolMiB = 1024;
+
 async function instance(what: string): Promise<{ server: MariadbInstance; pid: number; stop: () => Promise<void> }> {
-  const server = await startMariadbInstance({ binlog: true });
+  const server = await startMariadbInstance({ binlog: true, serverArgs: [`--innodb-buffer-pool-size=${bufferPoolMiB}M`] });
   const stop = onCleanup(`stop MariaDB ${what}`, () => server.stop());
   const pid = Number((await readFile(path.join(server.dir, 'mysqld.pid'), 'utf8')).trim());
   return { server, pid, stop };
@@ -180,6 +188,7 @@ async function serverOptions(pid: number): Promise<string[]> {
 
 async function main(): Promise<number> {
   const opt = options();
+  bufferPoolMiB = opt.bufferPoolMiB;
   for (const [bin, pkg] of [
     [GNU_TIME, 'time'],
     [AWS, 'awscli'],

@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
 import type { Readable } from 'node:stream';
-import type { DatabaseDetails } from '../dump/dump-databases.js';
+import type { DatabaseDetails, TableDetails } from '../dump/dump-databases.js';
 import { connect, connectForRows, quoteIdent, type Db } from '../mysql/connection.js';
 import { prepareSession } from '../mysql/snapshot.js';
 import { forEachWithWorkers } from '../util/pool.js';
@@ -9,6 +9,7 @@ import { splitStatements } from '../mysql/schema-sql.js';
 import type { ManifestObject } from '../repository/manifest.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { deferSecondaryKeys } from './deferred-keys.js';
+import { loadDataColumns, loadDataFile, localInfileAllowed } from './load-data.js';
 import { StatementSplitter } from './sql-lines.js';
 
 /** What to load: whole databases, or one table of one database. */
@@ -86,9 +87,24 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
 
     // 2. Rows, in parallel.
     const data = objects.filter((x) => x.role === 'data' && wanted(x)).sort((a, b) => b.rawSize - a.rawSize);
+    // LOAD DATA where the server allows it and the table's columns read back that way.
+    const infile = await localInfileAllowed(main);
+    const columnLists = new Map<string, string | null>();
+    for (const o of data) {
+      const key = `${o.database}\0${o.table}`;
+      if (!columnLists.has(key)) columnLists.set(key, infile ? await loadDataColumns(main, o.database!, o.table!) : null);
+    }
     let loaded = 0;
     await forEachWithWorkers(conns, data, async (o, db) => {
       deps.signal?.throwIfAborted();
+      const columnList = columnLists.get(`${o.database}\0${o.table}`);
+      const what = `rows of ${o.database}.${o.table}, object ${o.name}`;
+      if (columnList) {
+        await loadDataFile(db, o.database!, o.table!, columnList, await deps.open(o.name), what);
+        loaded += o.rawSize;
+        deps.progress?.(`rows of ${o.database}.${o.table} (chunk ${o.chunk})`);
+        return;
+      }
       await db.query(`USE ${quoteIdent(o.database!)}`);
       const source = await deps.open(o.name);
       const statements = source.pipe(new StatementSplitter());
@@ -97,7 +113,7 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
         for await (const sql of statements as AsyncIterable<string>) {
           if (/^SET /.test(sql)) continue; // the session is already set up the same way
           deps.signal?.throwIfAborted();
-          await db.querySecret(sql, `rows of ${o.database}.${o.table}, object ${o.name}`);
+          await db.querySecret(sql, what);
         }
       } finally {
         // Leaving early (an error, SIGTERM) must stop the decrypt and zstd stages too.
@@ -186,7 +202,9 @@ export interface TableMismatch {
 
 /**
  * Recomputes every restored table's row count and checksum (the same SUM(CRC32(row text)) the
- * dump took inside the snapshot) and returns the tables that differ.
+ * dump took inside the snapshot) and returns the tables that differ. A table dumped in
+ * primary-key chunks is checked chunk by chunk (each range has its own figures), so that one
+ * big table keeps every connection busy.
  */
 export async function verifyTables(
   target: MysqlTarget,
@@ -194,25 +212,37 @@ export async function verifyTables(
   selection: LoadSelection,
   parallel: number,
 ): Promise<{ checked: number; mismatches: TableMismatch[] }> {
-  const work = databases
+  const tables = databases
     .filter((d) => selection.databases.includes(d.name))
     .flatMap((d) => d.tables.filter((t) => t.hasData && (!selection.table || (selection.table.database === d.name && selection.table.table === t.name))).map((t) => ({ d, t })));
-  const mismatches: TableMismatch[] = [];
+  const work = tables.flatMap(({ d, t }) => {
+    const chunks = t.chunks ?? [];
+    const ranged = chunks.length > 1 && chunks.every((c) => c.range);
+    return (ranged ? chunks.map((c) => c.range) : [null]).map((range) => ({ d, t, range }));
+  });
+  const actual = new Map<TableDetails, { rows: number; checksum: bigint }>();
   const conns = await Promise.all(Array.from({ length: Math.max(1, parallel) }, () => connect(target)));
   try {
     // The dump's session: the row expression must render the same way.
     await Promise.all(conns.map((db) => prepareSession(db)));
-    await forEachWithWorkers(conns, work, async ({ d, t }, db) => {
+    // Biggest tables first, so the connections finish together.
+    work.sort((a, b) => (b.t.rows ?? 0) / (b.t.chunks?.length || 1) - (a.t.rows ?? 0) / (a.t.chunks?.length || 1));
+    await forEachWithWorkers(conns, work, async ({ d, t, range }, db) => {
       const [row] = await db.query<{ n: string; s: string | null }>(
-        `SELECT COUNT(*) AS n, SUM(CRC32(${t.rowExpression})) AS s FROM ${quoteIdent(d.name)}.${quoteIdent(t.name)}`,
+        `SELECT COUNT(*) AS n, SUM(CRC32(${t.rowExpression})) AS s FROM ${quoteIdent(d.name)}.${quoteIdent(t.name)}${range ? ` WHERE ${range}` : ''}`,
       );
-      const actual = { rows: Number(row!.n), checksum: String(row!.s ?? '0') };
-      if (actual.rows !== t.rows || actual.checksum !== t.checksum) {
-        mismatches.push({ table: `${d.name}.${t.name}`, expected: { rows: t.rows!, checksum: t.checksum! }, actual });
-      }
+      const sum = actual.get(t) ?? { rows: 0, checksum: 0n };
+      actual.set(t, { rows: sum.rows + Number(row!.n), checksum: sum.checksum + BigInt(row!.s ?? '0') });
     });
   } finally {
     await Promise.allSettled(conns.map((c) => c.close()));
   }
-  return { checked: work.length, mismatches: mismatches.sort((a, b) => a.table.localeCompare(b.table)) };
+  const mismatches: TableMismatch[] = [];
+  for (const { d, t } of tables) {
+    const got = actual.get(t) ?? { rows: 0, checksum: 0n };
+    if (got.rows !== t.rows || got.checksum.toString() !== t.checksum) {
+      mismatches.push({ table: `${d.name}.${t.name}`, expected: { rows: t.rows!, checksum: t.checksum! }, actual: { rows: got.rows, checksum: got.checksum.toString() } });
+    }
+  }
+  return { checked: tables.length, mismatches: mismatches.sort((a, b) => a.table.localeCompare(b.table)) };
 }

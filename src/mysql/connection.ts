@@ -22,7 +22,7 @@ export class Db {
    * A statement whose text must not appear in an error: accounts (password hashes), rows
    * (subscriber data), ALTER USER. `what` names it instead.
    */
-  querySecret(sql: string, what: string): Promise<unknown[]> {
+  querySecret(sql: string | QueryOptions, what: string): Promise<unknown[]> {
     return this.run(sql, undefined, undefined, what);
   }
 
