@@ -82,9 +82,10 @@ export async function main(argv: string[], out = process.stdout, err = process.s
 
 // The AWS SDK warns on every start that future versions will need Node 22: not the
 // operator's business on each nightly run (docs/install.md says it); other warnings still print.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] = 'true';
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
-  if (w.name !== 'NodeVersionSupportWarning') process.stderr.write(`ngcp-backup: warning: ${w.message}\n`);
+  if (w.name !== 'NodeVersionSupportWarning' && !w.message.startsWith('NodeVersionSupportWarning')) process.stderr.write(`ngcp-backup: warning: ${w.message}\n`);
 });
 
 main(process.argv.slice(2)).then(

@@ -100,7 +100,7 @@ export function validateConfig(raw: unknown, source: string): Config {
       pathStyle: v.boolean(repo.path_style ?? true, 'repository.path_style'),
       credentialsFile: repo.credentials_file === undefined ? undefined : v.absolutePath(repo.credentials_file, 'repository.credentials_file'),
       profile: v.optionalString(repo.profile, 'repository.profile'),
-      partSizeMiB: v.integer(repo.part_size_mib ?? 8, 'repository.part_size_mib', 5, 512),
+      partSizeMiB: v.integer(repo.part_size_mib ?? 5, 'repository.part_size_mib', 5, 512),
       uploadQueue: v.integer(repo.upload_queue ?? 2, 'repository.upload_queue', 1, 16),
       objectLock: objectLockSetting(v, repo.object_lock, url),
     },

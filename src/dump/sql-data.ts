@@ -46,7 +46,7 @@ export class TableData extends Readable {
   private paused = false;
 
   constructor(private readonly table: string, columnList: string, private readonly kinds: readonly FieldKind[], comment: string) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
     this.insert = Buffer.from(`INSERT INTO ${quoteIdent(table)} ${columnList} VALUES\n`);
     // A name with a newline must not end the comment line.
     this.append(Buffer.from(`-- ${comment.replace(/[\r\n]/g, ' ')}\n${DATA_PREAMBLE}`));

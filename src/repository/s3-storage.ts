@@ -51,7 +51,7 @@ export interface S3StorageOptions {
   objectLock?: { mode: 'GOVERNANCE' | 'COMPLIANCE'; days: number };
 }
 
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 2;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
