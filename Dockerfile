@@ -20,6 +20,7 @@ COPY --from=build /app/dist/src ./dist/src
 COPY package.json ./
 COPY policies ./policies
 COPY restore ./restore
+COPY contrib ./contrib
 COPY docs ./docs
 ENV NODE_ENV=production
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
