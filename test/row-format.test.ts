@@ -9,7 +9,8 @@ import { feedRows, TableData, type TableFigures } from '../src/dump/sql-data.js'
 import { startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
 
 // Every column type NGCP uses (and some it might), with the values that break naive dumps,
-// must come back bit-exact through: server-rendered row text -> SQL file -> mariadb load.
+// must come back bit-exact through: the row text rendered from raw packets -> SQL file -> load
+// (INSERT, and LOAD DATA where it applies).
 let server: MariadbInstance;
 let db: Db;
 
