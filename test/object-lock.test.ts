@@ -126,7 +126,8 @@ function testNode(): Promise<TestNode> {
   return node;
 }
 
-test('object_lock on a bucket without Object Lock: exit 3, nothing stored', async (t) => {
+// Both back up the one node: they hold its lock, so they run one after the other.
+test.serial('object_lock on a bucket without Object Lock: exit 3, nothing stored', async (t) => {
   const n = await testNode();
   const repo = await s3TestRepository();
   t.teardown(() => repo.cleanup());
@@ -138,7 +139,7 @@ test('object_lock on a bucket without Object Lock: exit 3, nothing stored', asyn
   t.is(listed.KeyCount ?? 0, 0);
 });
 
-test('backup with object_lock: every object locked; a plain delete only hides it, a version delete is refused', async (t) => {
+test.serial('backup with object_lock: every object locked; a plain delete only hides it, a version delete is refused', async (t) => {
   const n = await testNode();
   const { bucket, client } = await lockBucket(t);
   const config = await n.writeConfig({ ...n.baseConfig(), repository: { url: `s3://${bucket}/repo`, endpoint: RGW_ENDPOINT, object_lock: LOCK } }, 'olock.yml');

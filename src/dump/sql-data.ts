@@ -146,6 +146,7 @@ export class TableData extends Readable {
    */
   finish(): void {
     if (this.paused) this.source?.resume();
+    this.paused = false;
     this.source = null;
     if (this.statementBytes > 0) this.endStatement();
     this.flush();
