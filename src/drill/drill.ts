@@ -34,8 +34,12 @@ export async function runDrill(
     const target: MysqlTarget = { socket: server.socket, user: 'root', describe: 'the drill MariaDB' };
     const selection = { databases: manifest.databases, grants: true };
     info(deps.reporter, `drill: loading snapshot ${manifest.id} into a scratch MariaDB`);
-    await loadDatabases({ target, open: fetched.open, reporter: deps.reporter, signal: deps.signal }, objects, selection, deps.config.mysql.parallel);
-    const { checked, mismatches } = await verifyTables(target, fetched.details.databases, selection, deps.config.mysql.parallel);
+    let figures: Awaited<ReturnType<typeof verifyTables>> | undefined;
+    const whileKeysBuild = async (): Promise<void> => {
+      figures = await verifyTables(target, fetched.details.databases, selection, deps.config.mysql.parallel);
+    };
+    await loadDatabases({ target, open: fetched.open, reporter: deps.reporter, signal: deps.signal, whileKeysBuild }, objects, selection, deps.config.mysql.parallel);
+    const { checked, mismatches } = figures!;
     const objectMismatches = await compareObjects(target, fetched.details.databases);
     report = {
       format: DRILL_FORMAT,

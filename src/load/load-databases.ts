@@ -27,6 +27,11 @@ export interface LoadDeps {
   signal?: AbortSignal;
   /** Called after each step, so an interrupted restore can say what it finished. */
   progress?: (done: string) => void;
+  /**
+   * Work that needs the rows but not the secondary keys (recomputing the figures): it runs while
+   * the deferred keys are built, which MariaDB does on one core per table. Its failure fails the load.
+   */
+  whileKeysBuild?: () => Promise<void>;
 }
 
 const LOAD_SESSION =
@@ -124,11 +129,15 @@ export async function loadDatabases(deps: LoadDeps, objects: ManifestObject[], s
     });
     info(deps.reporter, 'rows loaded', { objects: data.length, bytes: loaded });
 
-    // 3. Deferred secondary keys, one ALTER per table, in parallel.
-    await forEachWithWorkers(conns, addKeys, async (sql, db) => {
-      deps.signal?.throwIfAborted();
-      await db.query(sql);
-    });
+    // 3. Deferred secondary keys, one ALTER per table, in parallel; alongside, whatever needs
+    // only the rows (InnoDB builds the keys online: reads go on).
+    await Promise.all([
+      forEachWithWorkers(conns, addKeys, async (sql, db) => {
+        deps.signal?.throwIfAborted();
+        await db.query(sql);
+      }),
+      deps.whileKeysBuild?.(),
+    ]);
     if (addKeys.length) info(deps.reporter, 'secondary keys built', { tables: addKeys.length });
 
     // 4. Accounts and grants.

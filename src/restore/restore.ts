@@ -103,9 +103,16 @@ export async function runRestore(deps: RestoreDeps, manifest: Manifest, run: Res
 
     if (plan.databases.length > 0) {
       const selection = { databases: plan.databases, table: plan.table, grants: plan.grants };
-      await loadDatabases({ target, open: fetched.open, reporter, signal, progress: (step) => done.push(step) }, plan.objects, selection, config.mysql.parallel);
+      // The figures are recomputed while the secondary keys are built (before the accounts are
+      // restored, so with the credentials the load uses).
+      let figures: Awaited<ReturnType<typeof verifyTables>> | undefined;
+      const loadTarget = target;
+      const whileKeysBuild = async (): Promise<void> => {
+        figures = await verifyTables(loadTarget, fetched.details.databases, selection, config.mysql.parallel);
+      };
+      await loadDatabases({ target, open: fetched.open, reporter, signal, progress: (step) => done.push(step), whileKeysBuild }, plan.objects, selection, config.mysql.parallel);
       if (plan.files && plan.grants) target = await alignMaintenanceAccount(config, target, reporter);
-      const { checked, mismatches } = await verifyTables(target, fetched.details.databases, selection, config.mysql.parallel);
+      const { checked, mismatches } = figures!;
       report.tablesVerified = checked;
       if (mismatches.length > 0) {
         const list = mismatches
