@@ -26,8 +26,6 @@ files already present are left alone.
   --state-dir DIR    where the local record lives (default ${DEFAULT_STATE_DIR})
 ${WAIT_USAGE}`;
 
-/** Keys the config may carry under cdr: beyond enabled/path (wired by the config loader). */
-
 export async function run(env: CliEnv): Promise<number> {
   const { args, wait } = takeWaitFlag('cdr', env.args);
   const { values, positionals } = parseFlags(

@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import type { DatabaseDetails } from '../dump/dump-databases.js';
 import { RestoreVerificationError } from '../errors.js';
-import { loadDatabases, verifyTables } from '../load/load-databases.js';
+import { loadAndVerifyDatabases } from '../load/load-databases.js';
 import { connect } from '../mysql/connection.js';
 import { countSchemaObjects } from '../mysql/schema-sql.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
@@ -34,12 +34,13 @@ export async function runDrill(
     const target: MysqlTarget = { socket: server.socket, user: 'root', describe: 'the drill MariaDB' };
     const selection = { databases: manifest.databases, grants: true };
     info(deps.reporter, `drill: loading snapshot ${manifest.id} into a scratch MariaDB`);
-    let figures: Awaited<ReturnType<typeof verifyTables>> | undefined;
-    const whileKeysBuild = async (): Promise<void> => {
-      figures = await verifyTables(target, fetched.details.databases, selection, deps.config.mysql.parallel);
-    };
-    await loadDatabases({ target, open: fetched.open, reporter: deps.reporter, signal: deps.signal, whileKeysBuild }, objects, selection, deps.config.mysql.parallel);
-    const { checked, mismatches } = figures!;
+    const { checked, mismatches } = await loadAndVerifyDatabases(
+      { target, open: fetched.open, reporter: deps.reporter, signal: deps.signal },
+      objects,
+      selection,
+      deps.config.mysql.parallel,
+      fetched.details.databases,
+    );
     const objectMismatches = await compareObjects(target, fetched.details.databases);
     report = {
       format: DRILL_FORMAT,

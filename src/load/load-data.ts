@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import type { QueryOptions } from 'mysql2';
 import { IntegrityError } from '../errors.js';
 import { quoteIdent, quoteString, type Db } from '../mysql/connection.js';
+import { FieldKind, rowFormat } from '../mysql/row-format.js';
 
 /**
  * Rows through LOAD DATA LOCAL INFILE rather than INSERT: the server parses a plain field list
@@ -18,19 +19,23 @@ import { quoteIdent, quoteString, type Db } from '../mysql/connection.js';
  * figures are recomputed and compared with the snapshot's.
  */
 
-/** The inserted columns of a restored table, or null when one of them needs INSERT. */
+/**
+ * The inserted columns of a restored table (the dump's rowFormat of it, which the data file's
+ * INSERT header must repeat), or null when one of them needs INSERT.
+ */
 export async function loadDataColumns(db: Db, database: string, table: string): Promise<string | null> {
-  const columns = await db.query<{ name: string; type: string; charset: string | null; generated: string }>(
-    'SELECT COLUMN_NAME AS name, DATA_TYPE AS type, CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated ' +
+  const columns = await db.query<{ name: string; dataType: string; columnType: string; charset: string | null; generated: string }>(
+    'SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated ' +
       'FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
     [database, table],
   );
-  const stored = columns.filter((c) => c.generated !== 'ALWAYS');
-  if (stored.length === 0 || stored.some((c) => c.type === 'bit' || c.charset === 'binary' || BINARY.has(c.type))) return null;
-  return '(' + stored.map((c) => quoteIdent(c.name)).join(',') + ')';
+  const all = columns.map((c) => ({ ...c, generated: c.generated === 'ALWAYS' }));
+  // BIT is dumped as its integer, which LOAD DATA would store as text; X'..' it would store as is.
+  if (all.some((c) => !c.generated && c.dataType === 'bit')) return null;
+  const format = rowFormat(all);
+  if (format.kinds.length === 0 || format.kinds.includes(FieldKind.hex)) return null;
+  return format.columnList;
 }
-
-const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob', 'longblob', 'geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection']);
 
 /** Whether the server takes LOAD DATA LOCAL INFILE at all (local_infile may be off on a node). */
 export async function localInfileAllowed(db: Db): Promise<boolean> {

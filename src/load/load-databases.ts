@@ -203,6 +203,25 @@ export function isTriggerOn(sql: string, table: string): boolean {
 }
 
 
+/**
+ * loadDatabases, with every loaded table's figures recomputed while the deferred keys are
+ * built (they need the rows only), with the load's own credentials.
+ */
+export async function loadAndVerifyDatabases(
+  deps: LoadDeps,
+  objects: ManifestObject[],
+  selection: LoadSelection,
+  parallel: number,
+  databases: DatabaseDetails[],
+): Promise<{ checked: number; mismatches: TableMismatch[] }> {
+  let figures: { checked: number; mismatches: TableMismatch[] } | undefined;
+  const whileKeysBuild = async (): Promise<void> => {
+    figures = await verifyTables(deps.target, databases, selection, parallel);
+  };
+  await loadDatabases({ ...deps, whileKeysBuild }, objects, selection, parallel);
+  return figures!;
+}
+
 export interface TableMismatch {
   table: string;
   expected: { rows: number; checksum: string };

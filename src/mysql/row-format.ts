@@ -33,18 +33,6 @@ const BINARY = new Set(['binary', 'varbinary', 'tinyblob', 'blob', 'mediumblob',
 const UTF8 = new Set(['utf8mb4', 'utf8mb3', 'utf8']);
 const TEMPORAL = new Set(['date', 'datetime', 'timestamp', 'time', 'year']);
 
-export function columnExpression(column: ColumnInfo): string {
-  const c = quoteIdent(column.name);
-  const type = column.dataType.toLowerCase();
-  if (NUMERIC.has(type)) return `IFNULL(${c},'NULL')`;
-  if (type === 'float') return `IFNULL(CAST(${c} AS DOUBLE),'NULL')`;
-  if (type === 'bit') return `IFNULL(${c}+0,'NULL')`;
-  if (BINARY.has(type) || column.charset === 'binary') return `IF(${c} IS NULL,'NULL',CONCAT('X''',HEX(${c}),''''))`;
-  if (TEMPORAL.has(type)) return `QUOTE(${c})`;
-  const text = column.charset && !UTF8.has(column.charset) ? `CONVERT(${c} USING utf8mb4)` : c;
-  return `REPLACE(QUOTE(${text}),'\\n','\\\\n')`;
-}
-
 /**
  * How the dump renders a field that arrives raw from `SELECT <selectList>` (text protocol,
  * character_set_results=binary), so that JavaScript produces exactly the bytes the server's
@@ -60,15 +48,30 @@ export const enum FieldKind {
   hex = 2,
 }
 
-export function fieldOf(column: ColumnInfo): { select: string; kind: FieldKind } {
+export interface Field {
+  /** What the dump selects for the column. */
+  select: string;
+  /** How the dump renders what arrives. */
+  kind: FieldKind;
+  /** The same rendering as SQL: recomputes the figures on a restored table. */
+  expression: string;
+}
+
+/** One column's two renderings, from one classification of its type. */
+export function fieldOf(column: ColumnInfo): Field {
   const c = quoteIdent(column.name);
   const type = column.dataType.toLowerCase();
-  if (NUMERIC.has(type)) return { select: c, kind: FieldKind.raw };
-  if (type === 'float') return { select: `CAST(${c} AS DOUBLE)`, kind: FieldKind.raw };
-  if (type === 'bit') return { select: `${c}+0`, kind: FieldKind.raw };
-  if (BINARY.has(type) || column.charset === 'binary') return { select: c, kind: FieldKind.hex };
-  if (TEMPORAL.has(type)) return { select: c, kind: FieldKind.text };
-  return { select: column.charset && !UTF8.has(column.charset) ? `CONVERT(${c} USING utf8mb4)` : c, kind: FieldKind.text };
+  const raw = (select: string): Field => ({ select, kind: FieldKind.raw, expression: `IFNULL(${select},'NULL')` });
+  if (NUMERIC.has(type)) return raw(c);
+  if (type === 'float') return raw(`CAST(${c} AS DOUBLE)`);
+  if (type === 'bit') return raw(`${c}+0`);
+  if (BINARY.has(type) || column.charset === 'binary') {
+    return { select: c, kind: FieldKind.hex, expression: `IF(${c} IS NULL,'NULL',CONCAT('X''',HEX(${c}),''''))` };
+  }
+  // Temporal text never holds a newline: no REPLACE.
+  if (TEMPORAL.has(type)) return { select: c, kind: FieldKind.text, expression: `QUOTE(${c})` };
+  const text = column.charset && !UTF8.has(column.charset) ? `CONVERT(${c} USING utf8mb4)` : c;
+  return { select: text, kind: FieldKind.text, expression: `REPLACE(QUOTE(${text}),'\\n','\\\\n')` };
 }
 
 export interface RowFormat {
@@ -83,12 +86,12 @@ export interface RowFormat {
 
 export function rowFormat(columns: ColumnInfo[]): RowFormat {
   const stored = columns.filter((c) => !c.generated);
+  const fields = stored.map(fieldOf);
   const parts: string[] = [];
-  stored.forEach((column, i) => {
-    parts.push(i === 0 ? "'('" : "','", columnExpression(column));
+  fields.forEach((field, i) => {
+    parts.push(i === 0 ? "'('" : "','", field.expression);
   });
   parts.push("')'");
-  const fields = stored.map(fieldOf);
   return {
     columnList: '(' + stored.map((c) => quoteIdent(c.name)).join(',') + ')',
     expression: `CONCAT(${parts.join(',')})`,

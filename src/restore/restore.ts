@@ -1,7 +1,7 @@
 import { runBackup } from '../backup/backup.js';
 import type { Config } from '../config/schema.js';
 import { DatabaseError, InterruptedError, NgcpBackupError, RefusedError, RestoreVerificationError } from '../errors.js';
-import { loadDatabases, verifyTables } from '../load/load-databases.js';
+import { loadAndVerifyDatabases } from '../load/load-databases.js';
 import { connect, quoteString } from '../mysql/connection.js';
 import { SYSTEM_USERS } from '../mysql/schema-sql.js';
 import { resolveMysqlTarget, type MysqlTarget } from '../mysql/credentials.js';
@@ -105,14 +105,14 @@ export async function runRestore(deps: RestoreDeps, manifest: Manifest, run: Res
       const selection = { databases: plan.databases, table: plan.table, grants: plan.grants };
       // The figures are recomputed while the secondary keys are built (before the accounts are
       // restored, so with the credentials the load uses).
-      let figures: Awaited<ReturnType<typeof verifyTables>> | undefined;
-      const loadTarget = target;
-      const whileKeysBuild = async (): Promise<void> => {
-        figures = await verifyTables(loadTarget, fetched.details.databases, selection, config.mysql.parallel);
-      };
-      await loadDatabases({ target, open: fetched.open, reporter, signal, progress: (step) => done.push(step), whileKeysBuild }, plan.objects, selection, config.mysql.parallel);
+      const { checked, mismatches } = await loadAndVerifyDatabases(
+        { target, open: fetched.open, reporter, signal, progress: (step) => done.push(step) },
+        plan.objects,
+        selection,
+        config.mysql.parallel,
+        fetched.details.databases,
+      );
       if (plan.files && plan.grants) target = await alignMaintenanceAccount(config, target, reporter);
-      const { checked, mismatches } = figures!;
       report.tablesVerified = checked;
       if (mismatches.length > 0) {
         const list = mismatches
