@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { connect, connectForRows, type Db } from '../src/mysql/connection.js';
 import { listDatabases } from '../src/mysql/catalog.js';
 import { rowFormat, type RowFormat } from '../src/mysql/row-format.js';
-import { loadDataColumns, loadDataFile } from '../src/load/load-data.js';
+import { loadDataColumns, loadDataFile, localInfileAllowed } from '../src/load/load-data.js';
 import { feedRows, TableData, type TableFigures } from '../src/dump/sql-data.js';
 import { startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
 
@@ -132,6 +132,18 @@ test('every type LOAD DATA takes round-trips bit-exactly through the data file a
     `SELECT COUNT(*) AS n FROM src.ld a JOIN dst.ld b ON a.id = b.id AND ${['u', 'd', 'f', 'g', 'c', 'v', 'm', 'l', 'e', 's', 'j', 'tx', 'dt', 'ts', 'dz', 'tm', 'y', 'dd'].map((c) => `a.${c} <=> b.${c} AND BINARY a.${c} <=> BINARY b.${c}`).join(' AND ')}`,
   );
   t.is(Number(same!.n), 5, 'every value equal, NULL where NULL, the string NULL where the string');
+
+  // A data file whose INSERT header names other columns is refused, not loaded into the wrong ones.
+  const [other] = await connectForRows({ socket: server.socket, user: 'root', describe: 'scratch' }, 1);
+  const renamed = Buffer.from(dumped.sql.toString('utf8').replace(columns!, columns!.replace('`v`', '`w`')));
+  await t.throwsAsync(loadDataFile(other!, 'dst', 'ld', columns!, Readable.from([renamed]), 'test'), { message: /columns differ from the restored table's/ });
+  await other!.close();
+
+  // A server with local_infile off gets INSERT statements instead.
+  t.true(await localInfileAllowed(db));
+  await db.query('SET GLOBAL local_infile = 0');
+  t.false(await localInfileAllowed(db));
+  await db.query('SET GLOBAL local_infile = 1');
 });
 
 /** A table's rows as a SQL data file, the way the dump writes them. */

@@ -49,6 +49,10 @@ export async function localInfileAllowed(db: Db): Promise<boolean> {
  */
 export async function loadDataFile(db: Db, database: string, table: string, columnList: string, source: Readable, what: string): Promise<void> {
   const lines = new LoadDataLines(columnList);
+  // The file flows before the server asks for it: an error (a source failure, a line that is
+  // not a row) is kept here, ends the LOAD DATA, and is what the caller gets.
+  let failure: unknown;
+  lines.once('error', (error) => (failure ??= error));
   source.once('error', (error) => lines.destroy(error));
   source.pipe(lines);
   const sql =
@@ -58,9 +62,12 @@ export async function loadDataFile(db: Db, database: string, table: string, colu
   const socket = (db.raw as unknown as { stream: Writable }).stream;
   try {
     await db.querySecret({ sql, infileStreamFactory: () => throttled(lines, socket) } as QueryOptions, what);
+  } catch (error) {
+    throw failure ?? error;
   } finally {
     source.destroy();
   }
+  if (failure !== undefined) throw failure;
 }
 
 /**
