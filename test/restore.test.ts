@@ -38,14 +38,14 @@ test.after.always(async () => {
   await Promise.all([source?.stop(), target?.stop()]);
 });
 
-function targetConfig(repository: Record<string, unknown>, mysql?: Record<string, unknown>): Promise<string> {
+function targetConfig(repository: Record<string, unknown>, mysql?: Record<string, unknown>, restore: Record<string, unknown> = {}): Promise<string> {
   return target.writeConfig(
     {
       node: { root: target.root },
       mysql: mysql ?? { socket: target.server.socket, defaults_file: '/etc/mysql/debian.cnf' },
       repository,
       encryption: { recipients: [source.recipient] },
-      restore: { work_dir: path.join(target.dir, 'work') },
+      restore: { work_dir: path.join(target.dir, 'work'), ...restore },
       service: sandboxService(target.root),
     },
     `target-${Math.random().toString(36).slice(2)}.yml`,
@@ -198,4 +198,30 @@ test.serial('a selective restore (--table) reloads one table and does not run ap
   const [row] = await db2.query<{ n: string }>('SELECT COUNT(*) AS n FROM accounting.cdr');
   await db2.close();
   t.is(Number(row!.n), 3000);
+});
+
+test.serial('every table loaded without its secondary keys (restore.defer_keys_above_mib: 0): keys built while the figures are checked, tables equal the source', async (t) => {
+  const config = await targetConfig({ url: `file://${source.repoDir}` }, undefined, { defer_keys_above_mib: 0 });
+  const r = await target.cli(['restore', fileId, '--identity', source.identityFile, '--yes', '--no-safety-snapshot', '--only', 'databases'], { config, env: ngcpcfg.env() });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /tables verified: \d+ /);
+  const deferred = Number(/"deferred_keys":(\d+)/.exec((await readFile(sandboxService(target.root).log_file!, 'utf8')).split('\n').filter((l) => l.includes('secondary keys built')).at(-1) ?? '')?.[1]);
+  t.true(deferred >= 10, `keys of ${deferred} tables were deferred`);
+  const definitions = async (socket: string): Promise<string[]> => {
+    const db = await connect({ socket, user: 'root', describe: 'check' });
+    try {
+      const tables = await db.query<{ s: string; n: string }>(
+        "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS n FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA IN ('accounting', 'billing', 'provisioning', 'kamailio') ORDER BY 1, 2",
+      );
+      const out: string[] = [];
+      for (const { s, n } of tables) {
+        const [row] = await db.query<Record<string, string>>(`SHOW CREATE TABLE \`${s}\`.\`${n}\``);
+        out.push(row!['Create Table']!.replace(/ AUTO_INCREMENT=\d+/, ''));
+      }
+      return out;
+    } finally {
+      await db.close();
+    }
+  };
+  t.deepEqual(await definitions(target.server.socket), await definitions(source.server.socket), 'every table has its keys back');
 });

@@ -45,7 +45,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const comp = v.object(top.compression ?? {}, 'compression');
   v.onlyKeys(comp, 'compression', ['level', 'threads']);
   const restore = v.object(top.restore ?? {}, 'restore');
-  v.onlyKeys(restore, 'restore', ['apply_command', 'work_dir']);
+  v.onlyKeys(restore, 'restore', ['apply_command', 'work_dir', 'defer_keys_above_mib']);
   const cdr = v.object(top.cdr ?? {}, 'cdr');
   v.onlyKeys(cdr, 'cdr', ['enabled', 'path', 'state_dir', 'retention_years', 'remove_local_after_days']);
 
@@ -112,6 +112,7 @@ export function validateConfig(raw: unknown, source: string): Config {
     restore: {
       applyCommand: v.array(restore.apply_command ?? ['ngcpcfg', 'apply'], 'restore.apply_command').map((a, i) => v.string(a, `restore.apply_command[${i}]`)),
       workDir: v.absolutePath(restore.work_dir ?? '/var/tmp', 'restore.work_dir'),
+      deferKeysAboveMiB: v.integer(restore.defer_keys_above_mib ?? 4, 'restore.defer_keys_above_mib', 0, 1_000_000),
     },
     cdr: {
       enabled: cdrEnabled,

@@ -52,6 +52,8 @@ export interface Config {
     applyCommand: string[];
     /** Where downloaded (still encrypted) objects wait until they are loaded. */
     workDir: string;
+    /** Tables with more data than this (MiB) are loaded without their secondary keys, which are built after. */
+    deferKeysAboveMiB: number;
   };
   cdr: {
     enabled: boolean;

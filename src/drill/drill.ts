@@ -35,7 +35,7 @@ export async function runDrill(
     const selection = { databases: manifest.databases, grants: true };
     info(deps.reporter, `drill: loading snapshot ${manifest.id} into a scratch MariaDB`);
     const { checked, mismatches } = await loadAndVerifyDatabases(
-      { target, open: fetched.open, reporter: deps.reporter, signal: deps.signal },
+      { target, open: fetched.open, reporter: deps.reporter, signal: deps.signal, deferKeysAboveBytes: deps.config.restore.deferKeysAboveMiB * 1024 * 1024 },
       objects,
       selection,
       deps.config.mysql.parallel,

@@ -14,6 +14,11 @@ export class Db {
     raw.on('error', () => {});
   }
 
+  /** The server's id of this connection (information_schema.PROCESSLIST.ID). */
+  get threadId(): number {
+    return this.raw.threadId ?? 0;
+  }
+
   query<T = Record<string, unknown>>(sql: string | QueryOptions, values?: unknown[]): Promise<T[]> {
     return this.run<T>(sql, values, typeof sql === 'string' ? sql : sql.sql);
   }

@@ -103,10 +103,10 @@ export async function runRestore(deps: RestoreDeps, manifest: Manifest, run: Res
 
     if (plan.databases.length > 0) {
       const selection = { databases: plan.databases, table: plan.table, grants: plan.grants };
-      // The figures are recomputed while the secondary keys are built (before the accounts are
-      // restored, so with the credentials the load uses).
+      // The figures are recomputed as each table's rows are in, beside the load and the key
+      // builds (before the accounts are restored, so with the credentials the load uses).
       const { checked, mismatches } = await loadAndVerifyDatabases(
-        { target, open: fetched.open, reporter, signal, progress: (step) => done.push(step) },
+        { target, open: fetched.open, reporter, signal, progress: (step) => done.push(step), deferKeysAboveBytes: config.restore.deferKeysAboveMiB * 1024 * 1024 },
         plan.objects,
         selection,
         config.mysql.parallel,

@@ -35,3 +35,35 @@ export async function mapConcurrently<T, R>(items: readonly T[], limit: number, 
   });
   return out;
 }
+
+/**
+ * At most `limit` calls run at once; a waiting call with a lower `priority` starts before one
+ * with a higher, and equal priorities start in the order they asked.
+ */
+export class PrioritySlots {
+  #free: number;
+  #waiting: Array<{ priority: number; seq: number; start: () => void }> = [];
+  #seq = 0;
+
+  constructor(limit: number) {
+    this.#free = Math.max(1, limit);
+  }
+
+  async run<T>(priority: number, fn: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) {
+      this.#free--;
+    } else {
+      await new Promise<void>((start) => {
+        this.#waiting.push({ priority, seq: this.#seq++, start });
+        this.#waiting.sort((a, b) => a.priority - b.priority || a.seq - b.seq);
+      });
+    }
+    try {
+      return await fn();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next.start();
+      else this.#free++;
+    }
+  }
+}
