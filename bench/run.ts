@@ -11,7 +11,8 @@
  *   verify   ngcp-backup verify (no key)
  *   growth   ngcp-backup backup of a second sandbox with 4N rows (peak RSS), unless --no-growth
  * K runs of each backup job (interleaved), R of each restore job, K of verify. Writes
- * <out>/<YYYY-MM-DD>-<N>.md and .json (default out: bench/results) and prints the table.
+ * <out>/<YYYY-MM-DD>-<N>.md and .json (default out: bench/results; -2, -3, ... appended rather than
+ * overwriting an earlier result) and prints the table.
  * Timing never fails the benchmark; a failing job does (exit 1). Everything it starts is
  * stopped and removed afterwards, on failure and on SIGINT/SIGTERM too.
  * How CPU and RSS are measured: bench/measure.ts.
@@ -446,7 +447,9 @@ async function main(): Promise<number> {
   };
 
   await mkdir(opt.out, { recursive: true });
-  const base = path.join(opt.out, `${date}-${opt.rows}`);
+  // Never over an earlier result (a committed one of the same day): -2, -3, ... instead.
+  let base = path.join(opt.out, `${date}-${opt.rows}`);
+  for (let n = 2; existsSync(`${base}.md`) || existsSync(`${base}.json`); n++) base = path.join(opt.out, `${date}-${opt.rows}-${n}`);
   await writeFile(`${base}.md`, markdown(results));
   await writeFile(`${base}.json`, JSON.stringify(results, null, 2) + '\n');
   process.stdout.write(
