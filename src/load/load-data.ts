@@ -5,6 +5,7 @@ import type { QueryOptions } from 'mysql2';
 import { IntegrityError } from '../errors.js';
 import { quoteIdent, quoteString, type Db } from '../mysql/connection.js';
 import { FieldKind, rowFormat } from '../mysql/row-format.js';
+import { eachLine } from './sql-lines.js';
 
 /**
  * Rows through LOAD DATA LOCAL INFILE rather than INSERT: the server parses a plain field list
@@ -102,20 +103,17 @@ export class LoadDataLines extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
-    const out = Buffer.allocUnsafe(buf.length);
+    // A row line only shrinks: the output fits in the input's size.
+    const out = Buffer.allocUnsafe(this.carry.length + chunk.length);
     let o = 0;
-    let start = 0;
     try {
-      for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-        o = this.line(buf, start, nl, out, o);
-        start = nl + 1;
-      }
+      this.carry = eachLine(this.carry, chunk, (buf, start, end) => {
+        o = this.line(buf, start, end, out, o);
+      });
     } catch (error) {
       done(error as Error);
       return;
     }
-    this.carry = Buffer.from(buf.subarray(start));
     if (o > 0) this.push(out.subarray(0, o));
     done();
   }

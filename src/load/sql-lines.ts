@@ -16,16 +16,7 @@ export class StatementSplitter extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    let buf = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;
-    let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(10, start);
-      if (nl < 0) break;
-      this.line(buf.subarray(start, nl));
-      start = nl + 1;
-    }
-    this.carry = Buffer.from(buf.subarray(start));
-    buf = Buffer.alloc(0);
+    this.carry = eachLine(this.carry, chunk, (buf, start, end) => this.line(buf.subarray(start, end)));
     done();
   }
 
@@ -50,3 +41,17 @@ export class StatementSplitter extends Transform {
 }
 
 const NL = Buffer.from('\n');
+
+/**
+ * Calls fn with each complete line of carry + chunk, as buf[start, end) without its newline,
+ * and returns a copy of what follows the last newline (the next call's carry).
+ */
+export function eachLine(carry: Buffer, chunk: Buffer, fn: (buf: Buffer, start: number, end: number) => void): Buffer {
+  const buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
+  let start = 0;
+  for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+    fn(buf, start, nl);
+    start = nl + 1;
+  }
+  return Buffer.from(buf.subarray(start));
+}
