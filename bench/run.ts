@@ -23,9 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import mysql from 'mysql2/promise';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../src/crypto/age.js';
+import { connect, quoteString } from '../src/mysql/connection.js';
 import { mariadbVersion, startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
 import { createSandboxNode, sandboxConfig } from '../src/sandbox/node.js';
 import { GNU_TIME, JobFailed, killCurrentJob, machine, measure, pipeline, versionOf } from './measure.js';
@@ -151,12 +151,11 @@ async function freshNode(what: string, dir: string): Promise<{ server: MariadbIn
 }
 
 async function query<T>(socket: string, sql: string): Promise<T[]> {
-  const conn = await mysql.createConnection({ socketPath: socket, user: 'root', password: '' });
+  const db = await connect({ socket, user: 'root', describe: 'the benchmark MariaDB' });
   try {
-    const [rows] = await conn.query(sql);
-    return rows as T[];
+    return await db.query<T>(sql);
   } finally {
-    await conn.end();
+    await db.close();
   }
 }
 
@@ -165,7 +164,7 @@ async function fingerprint(socket: string, databases: string[]): Promise<{ cdrRo
   const [cdr] = await query<{ n: number }>(socket, 'SELECT COUNT(*) AS n FROM accounting.cdr');
   const [t] = await query<{ n: number }>(
     socket,
-    `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${databases.map((d) => mysql.escape(d)).join(', ')})`,
+    `SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA IN (${databases.map(quoteString).join(', ')})`,
   );
   return { cdrRows: Number(cdr!.n), tables: Number(t!.n) };
 }
