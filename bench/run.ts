@@ -2,7 +2,7 @@
  * `npm run bench -- --rows N [--runs K] [--restore-runs R] [--no-growth] [--out DIR]`
  *
  * ngcp-backup side by side with what a sysadmin would script and with mydumper, on a sandbox
- * node whose accounting.cdr has N rows (src/sandbox, a scratch MariaDB with binlog on):
+ * node whose accounting.cdr has N rows (testkit/, a scratch MariaDB with binlog on):
  *   backup   baseline  mariadb-dump --single-transaction ... | zstd -3 -T0 | age -r | aws s3 cp -
  *            anchor    mydumper -t 2 -c into a temp dir (no encryption, no upload)
  *            ngcp-backup backup --json to the same Ceph RGW
@@ -26,8 +26,8 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../src/crypto/age.js';
 import { connect, quoteString } from '../src/mysql/connection.js';
-import { mariadbVersion, startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
-import { createSandboxNode, sandboxConfig } from '../src/sandbox/node.js';
+import { mariadbVersion, startMariadbInstance, type MariadbInstance } from '../src/mysql/scratch-server.js';
+import { createSandboxNode, sandboxConfig } from '../testkit/node.js';
 import { GNU_TIME, JobFailed, killCurrentJob, machine, measure, pipeline, versionOf } from './measure.js';
 import { TARGET_MIN_ROWS, jobTable, markdown, median, targetLines, targets, type Job, type Results, type Run } from './report.js';
 import { RGW_ENDPOINT, createBenchBucket, type BenchBucket } from './s3.js';

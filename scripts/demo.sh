@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node dist/src/sandbox/demo.js "$@"
+exec node dist/testkit/demo.js "$@"

@@ -1,8 +1,8 @@
 import test from 'ava';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Manifest } from '../src/repository/manifest.js';
-import { SEED_FILES } from '../src/node/files.js';
+import type { Manifest } from '../src/format/manifest.js';
+import { SEED_FILES } from '../src/ngcp/files.js';
 import { readJson, startTestNode, type TestNode } from './helpers/node.js';
 import { fileMode, restoreByHand, sameContent } from './helpers/by-hand.js';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { ExitCode } from '../src/errors.js';
-import type { Manifest } from '../src/repository/manifest.js';
+import type { Manifest } from '../src/format/manifest.js';
 import { s3TestRepository } from './helpers/s3.js';
 import { startTestNode, type TestNode } from './helpers/node.js';
 import { restoreByHand } from './helpers/by-hand.js';

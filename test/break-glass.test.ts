@@ -12,12 +12,12 @@ import { chown, mkdtemp, open, readFile, rm, stat, writeFile, cp } from 'node:fs
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { SnapshotDetails } from '../src/backup/backup.js';
+import type { SnapshotDetails } from '../src/app/backup.js';
 import { generateIdentity } from '../src/crypto/age.js';
 import { connect } from '../src/mysql/connection.js';
-import type { Manifest } from '../src/repository/manifest.js';
-import { startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
-import { SEED_FILES } from '../src/node/files.js';
+import type { Manifest } from '../src/format/manifest.js';
+import { startMariadbInstance, type MariadbInstance } from '../src/mysql/scratch-server.js';
+import { SEED_FILES } from '../src/ngcp/files.js';
 import { decryptWithCli, PROJECT, readJson, runCommand, startTestNode, type CliResult, type TestNode } from './helpers/node.js';
 import { s3TestRepository, TEST_SECRET_KEY } from './helpers/s3.js';
 

@@ -15,8 +15,8 @@ import { generateIdentity, readIdentities } from '../src/crypto/age.js';
 import { openStorage } from '../src/repository/open-storage.js';
 import type { Storage } from '../src/repository/storage.js';
 import { silentReporter } from '../src/report/reporter.js';
-import { sandboxService } from '../src/sandbox/node.js';
-import { CDR_EXPORT_DIR, planCdrExport, renderCdrFile, type PlannedCdrFile } from '../src/sandbox/cdr-files.js';
+import { sandboxService } from '../testkit/node.js';
+import { CDR_EXPORT_DIR, planCdrExport, renderCdrFile, type PlannedCdrFile } from '../testkit/cdr-files.js';
 import { decryptWithCli } from './helpers/node.js';
 import { s3TestRepository, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY } from './helpers/s3.js';
 

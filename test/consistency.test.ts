@@ -1,6 +1,6 @@
 import test from 'ava';
 import path from 'node:path';
-import type { SnapshotDetails } from '../src/backup/backup.js';
+import type { SnapshotDetails } from '../src/app/backup.js';
 import { connect, type Db } from '../src/mysql/connection.js';
 import { decryptWithCli, startTestNode, type TestNode } from './helpers/node.js';
 

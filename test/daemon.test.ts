@@ -5,9 +5,9 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { connect } from '../src/mysql/connection.js';
-import { nextRecord, recordFile, type JobRecord } from '../src/report/runs.js';
-import { sandboxService } from '../src/sandbox/node.js';
-import type { ServiceStatus } from '../src/service/status.js';
+import { nextRecord, recordFile, type JobRecord } from '../src/service/records.js';
+import { sandboxService } from '../testkit/node.js';
+import type { ServiceStatus } from '../src/app/status.js';
 import { CLI, runCli, startTestNode, type TestNode } from './helpers/node.js';
 
 // The daemon as systemd runs it: a child process, driven by its schedules and by signals.

@@ -5,8 +5,8 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { ExitCode } from '../src/errors.js';
 import { createDecryptStream, createEncryptStream } from '../src/crypto/age.js';
-import type { SnapshotDetails } from '../src/backup/backup.js';
-import type { Manifest } from '../src/repository/manifest.js';
+import type { SnapshotDetails } from '../src/app/backup.js';
+import type { Manifest } from '../src/format/manifest.js';
 import { readJson, startTestNode, type TestNode } from './helpers/node.js';
 
 let node: TestNode;

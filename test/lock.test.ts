@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ExitCode } from '../src/errors.js';
 import { connect } from '../src/mysql/connection.js';
-import { sandboxService } from '../src/sandbox/node.js';
+import { sandboxService } from '../testkit/node.js';
 import { CLI, runCli, startTestNode, type TestNode } from './helpers/node.js';
 import { s3TestRepository } from './helpers/s3.js';
 
@@ -123,7 +123,7 @@ async function lockDir(t: import('ava').ExecutionContext): Promise<string> {
 }
 
 test('a lock is stale when its pid is gone or reused, never when it is alive or on another host', async (t) => {
-  const { acquireLock, currentHolder } = await import('../src/schedule/lock.js');
+  const { acquireLock, currentHolder } = await import('../src/service/lock.js');
   const { writeFile } = await import('node:fs/promises');
   const os = await import('node:os');
   const dir = await lockDir(t);
@@ -165,7 +165,7 @@ test('a lock is stale when its pid is gone or reused, never when it is alive or 
 });
 
 test('--wait=SECONDS gives up after that long; an abort (SIGTERM) stops the wait', async (t) => {
-  const { acquireLock } = await import('../src/schedule/lock.js');
+  const { acquireLock } = await import('../src/service/lock.js');
   const { LockedError } = await import('../src/errors.js');
   const dir = await lockDir(t);
   const held = await acquireLock({ dir, command: 'backup' });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { sandboxService } from '../src/sandbox/node.js';
+import { sandboxService } from '../testkit/node.js';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { ExitCode } from '../src/errors.js';

@@ -1,12 +1,12 @@
 import test from 'ava';
-import { sandboxService } from '../src/sandbox/node.js';
+import { sandboxService } from '../testkit/node.js';
 import { createHash } from 'node:crypto';
 import { cp, readdir, readFile, rm, writeFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode } from '../src/errors.js';
 import { generateIdentity } from '../src/crypto/age.js';
 import { connect } from '../src/mysql/connection.js';
-import type { Manifest } from '../src/repository/manifest.js';
+import type { Manifest } from '../src/format/manifest.js';
 import { s3TestRepository } from './helpers/s3.js';
 import { ngcpcfgStandIn, type NgcpcfgStandIn } from './helpers/ngcpcfg.js';
 import { readJson, startTestNode, type TestNode } from './helpers/node.js';

@@ -13,7 +13,7 @@ import {
   planRetention,
   type PlanEntry,
   type PlanInput,
-} from '../src/policy/retention.js';
+} from '../src/retention/policy.js';
 
 // The stored plans are the specification: checked by hand when written (see docs/retention.md).
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/retention/', import.meta.url));

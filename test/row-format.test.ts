@@ -5,8 +5,8 @@ import { connect, connectForRows, type Db } from '../src/mysql/connection.js';
 import { listDatabases } from '../src/mysql/catalog.js';
 import { rowFormat, type RowFormat } from '../src/mysql/row-format.js';
 import { loadDataColumns, loadDataFile, localInfileAllowed } from '../src/load/load-data.js';
-import { feedRows, TableData, type TableFigures } from '../src/dump/sql-data.js';
-import { startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
+import { feedRows, TableData, type TableFigures } from '../src/dump/table-data.js';
+import { startMariadbInstance, type MariadbInstance } from '../src/mysql/scratch-server.js';
 
 // Every column type NGCP uses (and some it might), with the values that break naive dumps,
 // must come back bit-exact through: the row text rendered from raw packets -> SQL file -> load

@@ -6,14 +6,14 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import YAML from 'yaml';
-import { startMariadbInstance, type MariadbInstance } from '../src/sandbox/mariadb-instance.js';
+import { startMariadbInstance, type MariadbInstance } from '../src/mysql/scratch-server.js';
 import {
   CDR_EXPORT_DIR,
   NGCP_DATABASES,
   cdrFileMd5Ok,
   createSandboxNode,
   type SandboxNode,
-} from '../src/sandbox/node.js';
+} from '../testkit/node.js';
 
 const execFileAsync = promisify(execFile);
 

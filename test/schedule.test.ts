@@ -1,8 +1,8 @@
 import test from 'ava';
 import { nextRun, parseCron, previousRun } from '../src/schedule/cron.js';
 import { missedRuns, nextRuns, scheduledJobs, type ScheduleSettings } from '../src/schedule/plan.js';
-import { lastAttempt, nextRecord, type JobRun } from '../src/report/runs.js';
-import { renderMetrics } from '../src/report/metrics.js';
+import { lastAttempt, nextRecord, type JobRun } from '../src/service/records.js';
+import { renderMetrics } from '../src/service/metrics.js';
 import { validateConfig } from '../src/config/load.js';
 
 // Pure: a fixed clock and explicit time zones; no timers, no files.

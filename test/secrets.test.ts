@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parseOptionFile } from '../src/mysql/credentials.js';
 import { s3TestRepository } from './helpers/s3.js';
-import { sandboxService } from '../src/sandbox/node.js';
+import { sandboxService } from '../testkit/node.js';
 import { startTestNode, type TestNode } from './helpers/node.js';
 
 // Invariant 9: no secret in any process's argv, in logs, in error output, or in files others

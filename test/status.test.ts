@@ -4,8 +4,8 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ExitCode } from '../src/errors.js';
-import { sandboxService } from '../src/sandbox/node.js';
-import type { ServiceStatus } from '../src/service/status.js';
+import { sandboxService } from '../testkit/node.js';
+import type { ServiceStatus } from '../src/app/status.js';
 import { startTestNode, type TestNode } from './helpers/node.js';
 
 // A failed backup, then a good one: the run records, `status`, the metrics file, the alerts

@@ -7,7 +7,7 @@ import { setTimeout } from 'node:timers/promises';
 import { ConfigError, RepositoryUnreachableError } from '../src/errors.js';
 import { FileStorage } from '../src/repository/file-storage.js';
 import { openStorage } from '../src/repository/open-storage.js';
-import { S3Storage } from '../src/repository/s3-storage.js';
+import { S3Storage } from '../src/repository/s3/s3-storage.js';
 import { storageConformance } from './storage/conformance.js';
 
 async function tempsUnder(dir: string): Promise<string[]> {

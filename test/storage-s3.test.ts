@@ -16,7 +16,7 @@ import {
   RepositoryUnreachableError,
 } from '../src/errors.js';
 import { openStorage } from '../src/repository/open-storage.js';
-import { isTransient, S3Storage, type S3StorageOptions } from '../src/repository/s3-storage.js';
+import { isTransient, S3Storage, type S3StorageOptions } from '../src/repository/s3/s3-storage.js';
 import { s3TestRepository, TEST_ACCESS_KEY, TEST_SECRET_KEY, type S3TestRepository } from './helpers/s3.js';
 import { storageConformance } from './storage/conformance.js';
 

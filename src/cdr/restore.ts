@@ -15,7 +15,7 @@ import type { Storage } from '../repository/storage.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
 import { createHashStream } from '../stream/hash.js';
 import { createZstdDecompressStream } from '../stream/zstd.js';
-import { cdrFileMd5Ok } from './format.js';
+import { cdrFileMd5Ok } from './trailer.js';
 import { cdrFileDay } from './plan.js';
 import { CdrRecord, DEFAULT_STATE_DIR, lockCdr, type CdrRecordEntry } from './record.js';
 

@@ -1,6 +1,6 @@
-import { runBackup } from '../backup/backup.js';
+import { runBackup } from '../app/backup.js';
 import { UsageError } from '../errors.js';
-import { SNAPSHOT_KINDS, type SnapshotKind } from '../repository/layout.js';
+import { SNAPSHOT_KINDS, type SnapshotKind } from '../format/layout.js';
 import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';

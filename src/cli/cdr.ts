@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
 import { RefusedError, UsageError } from '../errors.js';
-import { readNodeName } from '../node/facts.js';
+import { readNodeName } from '../ngcp/facts.js';
 import { warn } from '../report/reporter.js';
 import { DEFAULT_STATE_DIR } from '../cdr/record.js';
 import { restoreCdrFiles, selectCdrRestore } from '../cdr/restore.js';

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.js';
 import { DEFAULT_CONFIG_PATH } from '../config/schema.js';
 import { textReporter } from '../report/reporter.js';
-import { runDaemon } from '../schedule/daemon.js';
+import { runDaemon } from '../daemon/daemon.js';
 import { parseFlags } from './args.js';
 import { COMMON_OPTIONS, storageFor, type CliEnv } from './context.js';
 

@@ -1,4 +1,4 @@
-import { runDrill } from '../drill/drill.js';
+import { runDrill } from '../app/drill.js';
 import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';

@@ -1,6 +1,6 @@
-import { newestPassedDrill } from '../drill/reports.js';
-import { snapshotPrefix } from '../repository/layout.js';
-import { listSnapshots, readManifest, type Manifest } from '../repository/manifest.js';
+import { newestPassedDrill } from '../format/drill-report.js';
+import { snapshotPrefix } from '../format/layout.js';
+import { listSnapshots, readManifest, type Manifest } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import { parseFlags } from './args.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';

@@ -1,7 +1,7 @@
 import { NgcpBackupError, UsageError } from '../errors.js';
-import { readNodeName } from '../node/facts.js';
-import { applyPrune, planPrune, type PrunePlan, type PruneResult } from '../policy/prune.js';
-import { DEFAULT_POLICIES_FILE, loadPolicies } from '../policy/retention.js';
+import { readNodeName } from '../ngcp/facts.js';
+import { applyPrune, planPrune, type PrunePlan, type PruneResult } from '../retention/prune.js';
+import { DEFAULT_POLICIES_FILE, loadPolicies } from '../retention/policy.js';
 import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../errors.js';
-import { runRestore } from '../restore/restore.js';
+import { runRestore } from '../app/restore.js';
 import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';

@@ -1,7 +1,7 @@
 import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
 import { UsageError } from '../errors.js';
-import { readNodeName } from '../node/facts.js';
-import { readManifest, type Manifest } from '../repository/manifest.js';
+import { readNodeName } from '../ngcp/facts.js';
+import { readManifest, type Manifest } from '../format/manifest.js';
 import { warn } from '../report/reporter.js';
 import { openContext, type CliEnv, type CommandContext } from './context.js';
 import { pickSnapshot } from './verify.js';

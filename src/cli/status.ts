@@ -1,5 +1,5 @@
-import { gatherStatus, type JobStatus, type ServiceStatus } from '../service/status.js';
-import { describeHolder } from '../schedule/lock.js';
+import { gatherStatus, type JobStatus, type ServiceStatus } from '../app/status.js';
+import { describeHolder } from '../service/lock.js';
 import { JOBS } from '../schedule/plan.js';
 import { parseFlags } from './args.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';

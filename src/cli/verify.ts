@@ -1,8 +1,8 @@
 import { UsageError } from '../errors.js';
-import { listSnapshots, readManifest, type SnapshotRef } from '../repository/manifest.js';
+import { listSnapshots, readManifest, type SnapshotRef } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import { assertVerified, verifySnapshot } from '../repository/verify.js';
-import { readNodeName } from '../node/facts.js';
+import { readNodeName } from '../ngcp/facts.js';
 import { parseFlags } from './args.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
 

@@ -9,12 +9,12 @@ import { rowFormat } from '../mysql/row-format.js';
 import { databaseObjectsSql, databaseSchemaSql, grantsSql, type ObjectCounts, type SequenceState } from '../mysql/schema-sql.js';
 import { ConsistentSnapshot, type BinlogPosition } from '../mysql/snapshot.js';
 import { recoverEnumLabels } from '../mysql/enum-labels.js';
-import { objectNames } from '../repository/layout.js';
-import type { ManifestObject } from '../repository/manifest.js';
+import { objectNames } from '../format/layout.js';
+import type { ManifestObject } from '../format/manifest.js';
 import { info, type Reporter } from '../report/reporter.js';
-import { storeSealed, type SealOptions } from '../backup/seal.js';
+import { storeSealed, type SealOptions } from '../repository/sealed.js';
 import { forEachWithWorkers } from '../util/pool.js';
-import { feedRows, TableData, type TableFigures } from './sql-data.js';
+import { feedRows, TableData, type TableFigures } from './table-data.js';
 
 export interface ChunkDetails extends TableFigures {
   name: string;

@@ -6,7 +6,7 @@ import { prepareSession } from '../mysql/snapshot.js';
 import { PrioritySlots } from '../util/pool.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
 import { splitStatements } from '../mysql/schema-sql.js';
-import type { ManifestObject } from '../repository/manifest.js';
+import type { ManifestObject } from '../format/manifest.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { deferSecondaryKeys } from './deferred-keys.js';
 import { loadDataColumns, loadDataFile, localInfileAllowed } from './load-data.js';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { FileStorage } from './file-storage.js';
-import { S3Storage, type S3StorageOptions } from './s3-storage.js';
+import { S3Storage, type S3StorageOptions } from './s3/s3-storage.js';
 import type { Storage } from './storage.js';
 
 export type OpenStorageOptions = Pick<

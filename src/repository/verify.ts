@@ -4,8 +4,8 @@ import { IntegrityError, ObjectNotFoundError } from '../errors.js';
 import type { Progress } from '../report/progress.js';
 import { createHashStream } from '../stream/hash.js';
 import { forEachConcurrently } from '../util/pool.js';
-import { snapshotPrefix } from './layout.js';
-import type { Manifest } from './manifest.js';
+import { snapshotPrefix } from '../format/layout.js';
+import type { Manifest } from '../format/manifest.js';
 import type { Storage } from './storage.js';
 
 export interface VerifyResult {

@@ -1,5 +1,5 @@
 import { RefusedError, UsageError } from '../errors.js';
-import type { Manifest, ManifestObject } from '../repository/manifest.js';
+import type { Manifest, ManifestObject } from '../format/manifest.js';
 
 export interface RestoreOptions {
   only?: 'files' | 'databases';

@@ -1,16 +1,16 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import { ExitCode, exitCodeOf, InterruptedError, NgcpBackupError, ConfigError } from '../errors.js';
-import { readNodeName } from '../node/facts.js';
-import { hostName, sendAlerts } from '../report/alerts.js';
-import { openLogFile, type LogFile } from '../report/log-file.js';
-import { renderMetrics, writeMetrics } from '../report/metrics.js';
+import { readNodeName } from '../ngcp/facts.js';
+import { hostName, sendAlerts } from './alerts.js';
+import { openLogFile, type LogFile } from './log-file.js';
+import { renderMetrics, writeMetrics } from './metrics.js';
 import { info, silentReporter, teeReporter, warn, type Reporter } from '../report/reporter.js';
-import { appendRun, readRecords, type JobRun } from '../report/runs.js';
+import { appendRun, readRecords, type JobRun } from './records.js';
 import { redact } from '../report/secrets.js';
-import { snapshotsPrefix } from '../repository/layout.js';
+import { snapshotsPrefix } from '../format/layout.js';
 import type { Storage } from '../repository/storage.js';
-import { acquireLock, describeHolder } from '../schedule/lock.js';
+import { acquireLock, describeHolder } from './lock.js';
 import type { JobName } from '../schedule/plan.js';
 
 /**

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { startMariadbInstance, type MariadbInstance } from '../../src/sandbox/mariadb-instance.js';
-import { createSandboxNode, sandboxConfig, type SandboxNode } from '../../src/sandbox/node.js';
+import { startMariadbInstance, type MariadbInstance } from '../../src/mysql/scratch-server.js';
+import { createSandboxNode, sandboxConfig, type SandboxNode } from '../../testkit/node.js';
 import { generateIdentity } from '../../src/crypto/age.js';
 
 const execFileAsync = promisify(execFile);

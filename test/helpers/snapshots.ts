@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { PlanInput } from '../../src/policy/retention.js';
-import { manifestKey, snapshotPrefix, type SnapshotKind } from '../../src/repository/layout.js';
-import { MANIFEST_FORMAT, serializeManifest, type Manifest } from '../../src/repository/manifest.js';
+import type { PlanInput } from '../../src/retention/policy.js';
+import { manifestKey, snapshotPrefix, type SnapshotKind } from '../../src/format/layout.js';
+import { MANIFEST_FORMAT, serializeManifest, type Manifest } from '../../src/format/manifest.js';
 import type { Storage } from '../../src/repository/storage.js';
 
 /** Snapshots with chosen times and kinds, seeded straight into a repository (no MariaDB). */

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { createEncryptStream } from '../crypto/age.js';
 import { createHashStream } from '../stream/hash.js';
 import { createZstdCompressStream } from '../stream/zstd.js';
-import type { Storage } from '../repository/storage.js';
+import type { Storage } from './storage.js';
 import { createCountStream } from '../report/progress.js';
 
 export interface SealOptions {

@@ -4,18 +4,18 @@ import { connect } from '../mysql/connection.js';
 import { resolveMysqlTarget } from '../mysql/credentials.js';
 import { dumpDatabases, type DatabaseDetails } from '../dump/dump-databases.js';
 import type { BinlogPosition } from '../mysql/snapshot.js';
-import { readNgcpVersion, readNodeName } from '../node/facts.js';
-import { planNodeFiles, type NodeFileEntry } from '../node/files.js';
+import { readNgcpVersion, readNodeName } from '../ngcp/facts.js';
+import { planNodeFiles, type NodeFileEntry } from '../ngcp/files.js';
 import { IntegrityError } from '../errors.js';
-import { manifestKey, newSnapshotId, objectNames, snapshotPrefix, type SnapshotKind } from '../repository/layout.js';
-import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestObject } from '../repository/manifest.js';
+import { manifestKey, newSnapshotId, objectNames, snapshotPrefix, type SnapshotKind } from '../format/layout.js';
+import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestObject } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import type { Db } from '../mysql/connection.js';
 import { silentProgress, type Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
-import { filesArtifactStream } from './files-artifact.js';
-import { storeSealed, type SealOptions } from './seal.js';
+import { filesArtifactStream } from '../ngcp/files-artifact.js';
+import { storeSealed, type SealOptions } from '../repository/sealed.js';
 
 export const DETAILS_FORMAT = 'ngcp-backup/details/1';
 

@@ -1,20 +1,20 @@
-import { runBackup } from '../backup/backup.js';
+import { runBackup } from './backup.js';
 import type { Config } from '../config/schema.js';
 import { DatabaseError, InterruptedError, NgcpBackupError, RefusedError, RestoreVerificationError } from '../errors.js';
 import { loadAndVerifyDatabases } from '../load/load-databases.js';
 import { connect, quoteString } from '../mysql/connection.js';
 import { SYSTEM_USERS } from '../mysql/schema-sql.js';
 import { resolveMysqlTarget, type MysqlTarget } from '../mysql/credentials.js';
-import { readNgcpVersion } from '../node/facts.js';
-import type { Manifest } from '../repository/manifest.js';
+import { readNgcpVersion } from '../ngcp/facts.js';
+import type { Manifest } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import type { Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
-import { runApply } from './apply.js';
-import { fetchSnapshot } from './fetch.js';
-import { restoreFiles } from './files.js';
-import { formatPlan, planRestore, type RestoreOptions, type RestorePlan } from './plan.js';
-import { postChecks } from './post-checks.js';
+import { runApply } from '../ngcp/ngcpcfg.js';
+import { fetchSnapshot } from '../restore/fetch.js';
+import { restoreFiles } from '../ngcp/restore-files.js';
+import { formatPlan, planRestore, type RestoreOptions, type RestorePlan } from '../restore/plan.js';
+import { postChecks } from '../ngcp/post-checks.js';
 
 export interface RestoreDeps {
   config: Config;

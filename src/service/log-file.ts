@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { jsonReporter, type Reporter } from './reporter.js';
+import { jsonReporter, type Reporter } from '../report/reporter.js';
 
 /**
  * The operator's log: JSON lines appended to a file (default /var/log/ngcp/backup.log), in

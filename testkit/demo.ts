@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { generateIdentity } from '../crypto/age.js';
-import { startMariadbInstance } from './mariadb-instance.js';
+import { generateIdentity } from '../src/crypto/age.js';
+import { startMariadbInstance } from '../src/mysql/scratch-server.js';
 import { createSandboxNode, sandboxConfig } from './node.js';
 
 /**
@@ -13,7 +13,7 @@ import { createSandboxNode, sandboxConfig } from './node.js';
  * with NGCP's databases, and a node file tree), backed up with the real CLI to a file://
  * repository, then listed and verified. The repository and config stay for a look.
  */
-const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../cli/main.js');
+const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
 async function main(): Promise<void> {
   const rows = Number(/^--rows=(\d+)$/.exec(process.argv[2] ?? '')?.[1] ?? 20000);

@@ -5,13 +5,13 @@ import { loadAndVerifyDatabases } from '../load/load-databases.js';
 import { connect } from '../mysql/connection.js';
 import { countSchemaObjects } from '../mysql/schema-sql.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
-import type { Manifest } from '../repository/manifest.js';
+import type { Manifest } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import type { Progress } from '../report/progress.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { fetchSnapshot } from '../restore/fetch.js';
-import { DRILL_FORMAT, drillKey, type DrillReport } from './reports.js';
-import { startMariadbInstance } from '../sandbox/mariadb-instance.js';
+import { DRILL_FORMAT, drillKey, type DrillReport } from '../format/drill-report.js';
+import { startMariadbInstance } from '../mysql/scratch-server.js';
 
 /**
  * Proves a snapshot restores: loads every database into a scratch MariaDB started in a

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import type { Config } from '../config/schema.js';
-import { readNodeName } from '../node/facts.js';
-import { readRecords, type JobRecord } from '../report/runs.js';
-import { snapshotsPrefix } from '../repository/layout.js';
+import { readNodeName } from '../ngcp/facts.js';
+import { readRecords, type JobRecord } from '../service/records.js';
+import { snapshotsPrefix } from '../format/layout.js';
 import type { Storage } from '../repository/storage.js';
-import { currentHolder, type LockHolder } from '../schedule/lock.js';
+import { currentHolder, type LockHolder } from '../service/lock.js';
 import { JOBS, nextRuns, scheduledJobs, type JobName } from '../schedule/plan.js';
 
 /** What `ngcp-backup status --json` prints. Fields are only ever added, never renamed. */

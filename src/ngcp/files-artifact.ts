@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { create as createTar, Header } from 'tar';
-import type { NodeFileEntry } from '../node/files.js';
+import type { NodeFileEntry } from './files.js';
 
 export const FILES_INDEX = '.ngcp-backup/files.tsv';
 

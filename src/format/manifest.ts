@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
 import { IntegrityError } from '../errors.js';
-import type { Storage } from './storage.js';
+import type { Storage } from '../repository/storage.js';
 import { manifestKey, SNAPSHOT_ID, snapshotsPrefix } from './layout.js';
 import type { SnapshotKind } from './layout.js';
 

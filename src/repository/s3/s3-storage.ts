@@ -19,10 +19,10 @@ import {
   ObjectNotFoundError,
   RepositoryAccessError,
   RepositoryUnreachableError,
-} from '../errors.js';
-import { forEachConcurrently } from '../util/pool.js';
-import { assertValidKey } from './file-storage.js';
-import type { ObjectInfo, ObjectLock, PutOptions, Storage } from './storage.js';
+} from '../../errors.js';
+import { forEachConcurrently } from '../../util/pool.js';
+import { assertValidKey } from '../file-storage.js';
+import type { ObjectInfo, ObjectLock, PutOptions, Storage } from '../storage.js';
 
 export interface S3Credentials {
   accessKeyId: string;

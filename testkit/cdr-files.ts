@@ -159,4 +159,4 @@ export function renderCdrFile(file: PlannedCdrFile): Buffer {
 }
 
 /** The product's own check of a file's MD5 trailer (the shipper uses the same). */
-export { cdrFileMd5Ok } from '../cdr/format.js';
+export { cdrFileMd5Ok } from '../src/cdr/trailer.js';

@@ -1,14 +1,14 @@
 import type { Config } from '../config/schema.js';
 import { exitCodeOf } from '../errors.js';
-import { openLogFile, type LogFile } from '../report/log-file.js';
+import { openLogFile, type LogFile } from '../service/log-file.js';
 import { info, teeReporter, warn, type Reporter } from '../report/reporter.js';
-import { lastAttempt, readRecords, type JobRecords } from '../report/runs.js';
+import { lastAttempt, readRecords, type JobRecords } from '../service/records.js';
 import { redact } from '../report/secrets.js';
 import type { Storage } from '../repository/storage.js';
 import { runJob } from '../service/job.js';
 import { JOB_BODIES } from '../service/jobs.js';
-import { nextRun } from './cron.js';
-import { JOBS, missedRuns, nextRuns, scheduledJobs, type JobName, type ScheduledJob } from './plan.js';
+import { nextRun } from '../schedule/cron.js';
+import { JOBS, missedRuns, nextRuns, scheduledJobs, type JobName, type ScheduledJob } from '../schedule/plan.js';
 
 /**
  * `ngcp-backup daemon`: a thin loop around the pure planner (src/schedule/plan.ts). One timer

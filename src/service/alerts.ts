@@ -4,8 +4,8 @@ import os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/schema.js';
-import { warn, type Reporter } from './reporter.js';
-import { redact, registerSecret } from './secrets.js';
+import { warn, type Reporter } from '../report/reporter.js';
+import { redact, registerSecret } from '../report/secrets.js';
 
 /** What an operator is told when a job fails. Never carries a secret (messages are redacted). */
 export interface Alert {

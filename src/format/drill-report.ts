@@ -1,6 +1,6 @@
 import { text } from 'node:stream/consumers';
-import { snapshotPrefix } from '../repository/layout.js';
-import type { Manifest } from '../repository/manifest.js';
+import { snapshotPrefix } from './layout.js';
+import type { Manifest } from './manifest.js';
 import type { Storage } from '../repository/storage.js';
 
 export const DRILL_FORMAT = 'ngcp-backup/drill/1';
