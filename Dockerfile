@@ -3,12 +3,10 @@
 # carries no compiler and no dev dependencies.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json tsconfig.json tsconfig.product.json ./
 RUN npm ci --no-audit --no-fund
 COPY src ./src
-COPY test ./test
-COPY bench ./bench
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN npx tsc -p tsconfig.product.json && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 RUN apt-get update \

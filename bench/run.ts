@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../src/crypto/age.js';
 import { connect, quoteString } from '../src/mysql/connection.js';
-import { mariadbVersion, startMariadbInstance, type MariadbInstance } from '../src/mysql/scratch-server.js';
+import { mariadbVersion, startMariadbInstance, type MariadbInstance } from '../testkit/scratch-mariadb.js';
 import { createSandboxNode, sandboxConfig } from '../testkit/node.js';
 import { GNU_TIME, JobFailed, killCurrentJob, machine, measure, pipeline, versionOf } from './measure.js';
 import { TARGET_MIN_ROWS, jobTable, markdown, median, targetLines, targets, type Job, type Results, type Run } from './report.js';

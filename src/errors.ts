@@ -9,6 +9,9 @@ export const ExitCode = {
   config: 3,
   nodeData: 4,
   database: 5,
+  toolMissing: 6,
+  diskFull: 7,
+  permission: 8,
   repositoryUnreachable: 10,
   locked: 11,
   key: 12,
@@ -99,6 +102,21 @@ export class ApplyError extends NgcpBackupError {
   override readonly exitCode = ExitCode.applyFailed;
 }
 
+/** A program ngcp-backup runs (zstd, mariadbd, ...) is not installed. */
+export class ToolMissingError extends NgcpBackupError {
+  override readonly exitCode = ExitCode.toolMissing;
+}
+
+/** A local disk (work directory, state directory, a file:// repository) is full. */
+export class DiskFullError extends NgcpBackupError {
+  override readonly exitCode = ExitCode.diskFull;
+}
+
+/** The operating system refused access to a local path. */
+export class PermissionError extends NgcpBackupError {
+  override readonly exitCode = ExitCode.permission;
+}
+
 /** Stopped by a signal. */
 export class InterruptedError extends NgcpBackupError {
   override readonly exitCode: ExitCodeValue;
@@ -108,6 +126,53 @@ export class InterruptedError extends NgcpBackupError {
   }
 }
 
+/** Debian packages that carry the programs ngcp-backup runs. */
+const PACKAGE_OF: Record<string, string> = {
+  zstd: 'zstd',
+  age: 'age',
+  mariadbd: 'mariadb-server',
+  'mariadb-install-db': 'mariadb-server',
+  mariadb: 'mariadb-client',
+  'mariadb-binlog': 'mariadb-client',
+  'mariadb-dump': 'mariadb-client',
+};
+
+export function packageOf(program: string): string {
+  return PACKAGE_OF[program.split('/').at(-1)!] ?? program;
+}
+
+/**
+ * The error an operator is shown: ours as they are; an operating system's error on a local path
+ * (a full disk, a refused permission, a program that is not installed) as advice naming the path;
+ * anything else is a bug (exit 70). The one place, with exitCodeOf, that decides exit codes.
+ */
+export function classifyError(error: unknown): unknown {
+  if (error instanceof NgcpBackupError || !(error instanceof Error)) return error;
+  const e = error as NodeJS.ErrnoException;
+  const where = e.path ? ` ${e.path}` : '';
+  const doing = e.syscall ? ` (${e.syscall}${where})` : where;
+  if (e.syscall?.startsWith('spawn') && e.code === 'ENOENT') {
+    const program = e.path ?? e.syscall.slice('spawn '.length);
+    return new ToolMissingError(`${program} is not installed (or not on PATH): install the Debian package ${packageOf(program)}`, { cause: error });
+  }
+  switch (e.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new DiskFullError(`no space left on the device of${where || ' a local path'}${e.syscall ? ` (${e.syscall})` : ''}: free some space or point the setting at another disk`, { cause: error });
+    case 'EACCES':
+    case 'EPERM':
+      return new PermissionError(`permission denied${doing}: run as a user that may use it (root on a node), or fix its owner and mode`, { cause: error });
+    case 'EROFS':
+      return new PermissionError(`read-only file system${doing}`, { cause: error });
+    case 'EMFILE':
+    case 'ENFILE':
+      return new NgcpBackupError(`too many open files${doing}: raise the limit (LimitNOFILE in the systemd unit, ulimit -n)`, { cause: error });
+    default:
+      return error;
+  }
+}
+
 export function exitCodeOf(error: unknown): ExitCodeValue {
-  return error instanceof NgcpBackupError ? error.exitCode : ExitCode.internal;
+  const e = classifyError(error);
+  return e instanceof NgcpBackupError ? e.exitCode : ExitCode.internal;
 }

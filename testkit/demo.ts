@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { generateIdentity } from '../src/crypto/age.js';
-import { startMariadbInstance } from '../src/mysql/scratch-server.js';
+import { startMariadbInstance } from './scratch-mariadb.js';
 import { createSandboxNode, sandboxConfig } from './node.js';
 
 /**

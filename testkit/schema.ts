@@ -1,6 +1,6 @@
 /**
  * DDL of the sandbox node's databases: compact, written for this project from the facts in
- * NGCP.md, but with the shapes that make a dump hard (zero-date defaults, MERGE over MyISAM,
+ * the NGCP facts in docs/design.md, but with the shapes that make a dump hard (zero-date defaults, MERGE over MyISAM,
  * partitions, generated columns, views on views, triggers across databases, odd types).
  */
 

@@ -2,10 +2,9 @@ import { Readable } from 'node:stream';
 import { SYSTEM_SCHEMAS, type Config } from '../config/schema.js';
 import { connect } from '../mysql/connection.js';
 import { resolveMysqlTarget } from '../mysql/credentials.js';
-import { dumpDatabases, type DatabaseDetails } from '../dump/dump-databases.js';
-import type { BinlogPosition } from '../mysql/snapshot.js';
+import { dumpDatabases } from '../dump/dump-databases.js';
 import { readNgcpVersion, readNodeName } from '../ngcp/facts.js';
-import { planNodeFiles, type NodeFileEntry } from '../ngcp/files.js';
+import { planNodeFiles } from '../ngcp/files.js';
 import { IntegrityError } from '../errors.js';
 import { manifestKey, newSnapshotId, objectNames, snapshotPrefix, type SnapshotKind } from '../format/layout.js';
 import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestObject } from '../format/manifest.js';
@@ -16,22 +15,9 @@ import { info, warn, type Reporter } from '../report/reporter.js';
 import { TOOL_VERSION } from '../version.js';
 import { filesArtifactStream } from '../ngcp/files-artifact.js';
 import { storeSealed, type SealOptions } from '../repository/sealed.js';
-
-export const DETAILS_FORMAT = 'ngcp-backup/details/1';
-
-/** The encrypted half of a snapshot's metadata: figures, versions, binlog, file list. */
-export interface SnapshotDetails {
-  format: typeof DETAILS_FORMAT;
-  id: string;
-  node: string;
-  ngcpVersion: string;
-  mariadbVersion: string;
-  binlog: BinlogPosition | null;
-  lockMs: number;
-  databases: DatabaseDetails[];
-  grants: string[];
-  files: NodeFileEntry[];
-}
+import { DETAILS_FORMAT, serializeDetails, type SnapshotDetails } from '../format/details.js';
+import { runJob } from '../service/job.js';
+import type { AppContext, JobOptions } from './context.js';
 
 export interface BackupDeps {
   config: Config;
@@ -110,7 +96,7 @@ export async function runBackup(deps: BackupDeps, options: BackupOptions): Promi
       grants: dump.grants,
       files: files.entries,
     };
-    const d = await storeSealed(seal, prefix + objectNames.details, Readable.from([Buffer.from(JSON.stringify(details))]), { compress: false });
+    const d = await storeSealed(seal, prefix + objectNames.details, Readable.from([serializeDetails(details)]), { compress: false });
     stored.push({ name: objectNames.details, role: 'details', size: d.size, sha256: d.sha256, rawSize: d.rawSize });
 
     await checkStored(storage, prefix, stored);
@@ -184,4 +170,17 @@ async function removeStored(storage: Storage, prefix: string, stored: ManifestOb
   await storage.cleanupIncomplete(prefix).catch(() => 0);
   const left = results.filter((r) => r.status === 'rejected').length;
   if (left > 0) warn(reporter, `${left} objects of the failed snapshot could not be removed from ${prefix} (no manifest refers to them)`);
+}
+
+/**
+ * `ngcp-backup backup` and the daemon's nightly backup: one snapshot under the host's lock,
+ * recorded, logged, counted and alerted on (service/job.ts).
+ */
+export async function backup(ctx: AppContext, options: BackupOptions & JobOptions): Promise<BackupResult> {
+  const progress = ctx.progress({ label: 'backup' });
+  return runJob(ctx, { command: options.command ?? 'backup', record: 'backup', lockWait: options.lockWait }, async (reporter) => {
+    const result = await runBackup({ ...ctx, reporter, progress }, options);
+    const s = result.manifest.summary;
+    return { value: result, outcome: { bytes: s.storedBytes, snapshot: result.manifest.id, lockMs: s.lockMs } };
+  }).finally(() => progress.end());
 }

@@ -1,36 +1,39 @@
-import { runBackup } from './backup.js';
 import type { Config } from '../config/schema.js';
+import { loadIdentityFile } from '../crypto/identity.js';
 import { DatabaseError, InterruptedError, NgcpBackupError, RefusedError, RestoreVerificationError } from '../errors.js';
-import { loadAndVerifyDatabases } from '../load/load-databases.js';
-import { connect, quoteString } from '../mysql/connection.js';
-import { SYSTEM_USERS } from '../mysql/schema-sql.js';
-import { resolveMysqlTarget, type MysqlTarget } from '../mysql/credentials.js';
-import { readNgcpVersion } from '../ngcp/facts.js';
 import type { Manifest } from '../format/manifest.js';
+import { loadAndVerifyDatabases } from '../load/figures.js';
+import { connect, quoteString } from '../mysql/connection.js';
+import { resolveMysqlTarget, type MysqlTarget } from '../mysql/credentials.js';
+import { SYSTEM_USERS } from '../mysql/schema-sql.js';
+import { readNgcpVersion } from '../ngcp/facts.js';
+import { runNgcpcfgApply } from '../ngcp/ngcpcfg.js';
+import { postChecks } from '../ngcp/post-checks.js';
+import { restoreFiles } from '../ngcp/restore-files.js';
 import type { Storage } from '../repository/storage.js';
 import type { Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
-import { runApply } from '../ngcp/ngcpcfg.js';
 import { fetchSnapshot } from '../restore/fetch.js';
-import { restoreFiles } from '../ngcp/restore-files.js';
 import { formatPlan, planRestore, type RestoreOptions, type RestorePlan } from '../restore/plan.js';
-import { postChecks } from '../ngcp/post-checks.js';
+import { runJob } from '../service/job.js';
+import { runBackup } from './backup.js';
+import { ownNode, type AppContext, type JobOptions } from './context.js';
+import { openSnapshot, type SnapshotChoice } from './select-snapshot.js';
 
-export interface RestoreDeps {
-  config: Config;
-  storage: Storage;
-  reporter: Reporter;
-  signal?: AbortSignal;
-  /** Download progress (bytes of the snapshot's objects). */
-  progress?: Progress;
-  /** Asks the operator; resolves true to go on. Not called with --yes or --dry-run. */
-  confirm: (plan: RestorePlan, text: string) => Promise<boolean>;
+export interface RestoreRequest extends SnapshotChoice, RestoreOptions {
+  /** Snapshots of another node (a replacement machine). */
+  node?: string;
+  /** The age identity file that decrypts the snapshot. */
+  identityFile: string;
 }
 
-export interface RestoreRun extends RestoreOptions {
+/** What a restore will do, decided before anything is locked or touched (what --dry-run prints). */
+export interface PreparedRestore {
+  manifest: Manifest;
   identities: string[];
-  dryRun: boolean;
-  yes: boolean;
+  plan: RestorePlan;
+  planText: string;
+  target: MysqlTarget;
 }
 
 export interface RestoreReport {
@@ -47,37 +50,52 @@ export interface RestoreReport {
 }
 
 /**
- * The handbook's recovery, automated: preflight, download and verify everything, safety
- * snapshot, files, databases, figures, `ngcpcfg apply`, post-checks. Nothing on the node changes
- * before every object is verified; apply never runs after a failed step; a failure (or SIGTERM)
- * after the node was touched says what was done and how to roll back.
+ * The preflight: the identity, the snapshot, the plan (pure: restore/plan.ts), MariaDB reachable
+ * with the rights to replace databases. Changes nothing.
  */
-export async function runRestore(deps: RestoreDeps, manifest: Manifest, run: RestoreRun): Promise<RestoreReport> {
+export async function prepareRestore(ctx: AppContext, request: RestoreRequest): Promise<PreparedRestore> {
+  const { identities, warning } = await loadIdentityFile(request.identityFile);
+  if (warning) warn(ctx.reporter, warning);
+  const manifest = await openSnapshot(ctx.storage, request.node ?? (await ownNode(ctx.config)), request, 'restore');
+  const plan = planRestore(manifest, { ngcpVersion: await readNgcpVersion(ctx.config.node.root) }, request);
+  const planText = formatPlan(plan, ctx.config.restore.applyCommand);
+  const target = await resolveMysqlTarget(ctx.config);
+  if (plan.databases.length > 0) await checkRestoreRights(target);
+  return { manifest, identities, plan, planText, target };
+}
+
+/** The report of a dry run: the plan, nothing done. */
+export function dryRunReport(prepared: PreparedRestore): RestoreReport {
+  const { plan, planText } = prepared;
+  return { plan, planText, dryRun: true, safetySnapshot: null, filesRestored: 0, tablesVerified: 0, applied: false, logins: [], warnings: [...plan.warnings], durationMs: 0 };
+}
+
+/** Carries out a prepared restore under the host's lock. */
+export async function applyRestore(ctx: AppContext, prepared: PreparedRestore, job: JobOptions = {}): Promise<RestoreReport> {
+  const progress = ctx.progress({ label: 'download' });
+  return runJob(ctx, { command: job.command ?? 'restore', lockWait: job.lockWait }, async (reporter) => ({
+    value: await executeRestore({ ...ctx, reporter, progress }, prepared),
+  })).finally(() => progress.end());
+}
+
+/**
+ * The handbook's recovery, automated: download and verify everything, safety snapshot, files,
+ * databases, figures, `ngcpcfg apply`, post-checks. Nothing on the node changes before every
+ * object is verified; apply never runs after a failed step; a failure (or SIGTERM) after the node
+ * was touched says what was done and how to roll back.
+ */
+async function executeRestore(
+  deps: { config: Config; storage: Storage; reporter: Reporter; signal?: AbortSignal; progress?: Progress },
+  prepared: PreparedRestore,
+): Promise<RestoreReport> {
   const { config, storage, reporter, signal } = deps;
+  const { manifest, plan } = prepared;
+  let target = prepared.target;
   const t0 = performance.now();
   const root = config.node.root;
-  const plan = planRestore(manifest, { ngcpVersion: await readNgcpVersion(root) }, run);
-  const planText = formatPlan(plan, config.restore.applyCommand);
-  let target = await resolveMysqlTarget(config);
-  if (plan.databases.length > 0) await checkRestoreRights(target);
-  const report: RestoreReport = {
-    plan,
-    planText,
-    dryRun: run.dryRun,
-    safetySnapshot: null,
-    filesRestored: 0,
-    tablesVerified: 0,
-    applied: false,
-    logins: [],
-    warnings: [...plan.warnings],
-    durationMs: 0,
-  };
-  if (run.dryRun) return report;
-  if (!run.yes && !(await deps.confirm(plan, planText))) {
-    throw new RefusedError('restore not confirmed; nothing was changed (use --yes to run without asking)');
-  }
+  const report: RestoreReport = { ...dryRunReport(prepared), dryRun: false };
 
-  const fetched = await fetchSnapshot(storage, manifest, plan.objects, run.identities, config.restore.workDir, { reporter, signal, progress: deps.progress });
+  const fetched = await fetchSnapshot(storage, manifest, plan.objects, prepared.identities, config.restore.workDir, { reporter, signal, progress: deps.progress });
   const done: string[] = [];
   try {
     if (plan.safetySnapshot) {
@@ -127,7 +145,7 @@ export async function runRestore(deps: RestoreDeps, manifest: Manifest, run: Res
 
     if (plan.apply) {
       info(reporter, `running ${config.restore.applyCommand.join(' ')}`);
-      await runApply(config.restore.applyCommand, `restored the system from backup ${manifest.id}`, reporter, signal);
+      await runNgcpcfgApply(config.restore.applyCommand, `restored the system from backup ${manifest.id}`, reporter, signal);
       report.applied = true;
       done.push('ngcpcfg apply');
     }

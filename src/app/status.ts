@@ -1,11 +1,12 @@
 import os from 'node:os';
 import type { Config } from '../config/schema.js';
 import { readNodeName } from '../ngcp/facts.js';
-import { readRecords, type JobRecord } from '../service/records.js';
+import { readRecords } from '../service/records.js';
 import { snapshotsPrefix } from '../format/layout.js';
 import type { Storage } from '../repository/storage.js';
 import { currentHolder, type LockHolder } from '../service/lock.js';
-import { JOBS, nextRuns, scheduledJobs, type JobName } from '../schedule/plan.js';
+import { nextRuns, scheduledJobs } from '../schedule/plan.js';
+import { type JobRecord, JOBS, type JobName } from '../format/job-record.js';
 
 /** What `ngcp-backup status --json` prints. Fields are only ever added, never renamed. */
 export interface ServiceStatus {

@@ -1,21 +1,10 @@
 /**
- * The pure part of CDR shipping: which files of the export tree to ship, which to leave alone.
- * No I/O here, so that the rules (NGCP.md "CDR export files") are tested without a tree.
+ * The pure part of CDR shipping, the CDR policy and CDR restore: which files of the export tree
+ * to ship, which local copies and stored objects the policy wants gone, which shipped files a
+ * restore brings back. No I/O here, so that the rules (docs/cdr.md) are tested without a tree.
  */
-import type { CdrRecordEntry } from './record.js';
-
-/** One regular file of the export tree, as a stat shows it (never its content). */
-export interface CdrTreeFile {
-  /** Relative to the cdrexport directory, '/'-separated, e.g. system/202406/30/sipwise_007_..._0000001234.cdr */
-  path: string;
-  size: number;
-  mtimeMs: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Known only once the file was read: whether its last line is the MD5 of the rest. */
-  md5Ok?: boolean;
-}
+import { UsageError } from '../errors.js';
+import type { CdrRecordEntry, CdrTreeFile } from '../format/cdr-index.js';
 
 export interface CdrShippingPlan {
   /** Complete files not shipped yet (trailer not checked yet, or checked and good). */
@@ -70,15 +59,60 @@ export function cdrFileDay(relPath: string): string | undefined {
   return undefined;
 }
 
-/** Where a file is stored: cdr/<node>/<path>.zst.age, damaged files aside under cdr/<node>/damaged/. */
-export function cdrObjectKey(node: string, relPath: string, damaged: boolean): string {
-  return `${cdrPrefix(node)}${damaged ? 'damaged/' : ''}${relPath}.zst.age`;
+export interface CdrPolicy {
+  /** Years a shipped file stays in the repository; undefined: forever. */
+  retentionYears?: number;
+  /** Days after its export day a shipped and verified local file is removed; undefined: never. */
+  removeLocalAfterDays?: number;
 }
 
-export function cdrPrefix(node: string): string {
-  return `cdr/${node}/`;
+const DAY_MS = 86_400_000;
+
+function fileDayMs(path_: string, mtimeMs: number): number {
+  const day = cdrFileDay(path_);
+  return day ? Date.parse(`${day}T00:00:00Z`) : mtimeMs;
 }
 
-export function cdrIndexPrefix(node: string): string {
-  return `${cdrPrefix(node)}.shipped/`;
+/** Pure: which local files the policy wants gone (before verification). */
+export function planLocalRemoval(tree: Iterable<CdrTreeFile>, record: ReadonlyMap<string, CdrRecordEntry>, days: number | undefined, now: Date): Array<{ file: CdrTreeFile; entry: CdrRecordEntry }> {
+  if (days === undefined) return [];
+  const cutoff = now.getTime() - days * DAY_MS;
+  const out: Array<{ file: CdrTreeFile; entry: CdrRecordEntry }> = [];
+  for (const file of tree) {
+    if (isInProgress(file.path)) continue;
+    const entry = record.get(file.path);
+    if (!entry || !entry.md5Ok || entry.prunedAt) continue;
+    if (entry.size !== file.size || Math.trunc(entry.mtimeMs) !== Math.trunc(file.mtimeMs)) continue;
+    // The export day (from the name) and the mtime must both be old enough.
+    if (fileDayMs(file.path, file.mtimeMs) + DAY_MS > cutoff || file.mtimeMs > cutoff) continue;
+    out.push({ file, entry });
+  }
+  return out;
+}
+
+/** Pure: which stored objects are past retention (damaged ones too). */
+export function planRepositoryPrune(record: ReadonlyMap<string, CdrRecordEntry>, years: number | undefined, now: Date): CdrRecordEntry[] {
+  if (years === undefined) return [];
+  const cutoff = new Date(now);
+  cutoff.setUTCFullYear(cutoff.getUTCFullYear() - years);
+  return [...record.values()].filter((e) => !e.prunedAt && fileDayMs(e.path, e.mtimeMs) + DAY_MS <= cutoff.getTime());
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** The entries a restore brings back: good files (not damaged, not pruned) whose day is in [from, to]. */
+export function selectCdrRestore(entries: Iterable<CdrRecordEntry>, from?: string, to?: string): CdrRecordEntry[] {
+  for (const [flag, v] of [['--from', from], ['--to', to]] as const) {
+    if (v !== undefined && (!DAY.test(v) || Number.isNaN(Date.parse(`${v}T00:00:00Z`)))) throw new UsageError(`ngcp-backup cdr restore: ${flag} must be a date YYYY-MM-DD, got ${JSON.stringify(v)}`);
+  }
+  if (from && to && from > to) throw new UsageError(`ngcp-backup cdr restore: --from ${from} is after --to ${to}`);
+  const out: CdrRecordEntry[] = [];
+  for (const e of entries) {
+    if (!e.md5Ok || e.prunedAt) continue;
+    const day = cdrFileDay(e.path) ?? new Date(e.mtimeMs).toISOString().slice(0, 10);
+    if (from && day < from) continue;
+    if (to && day > to) continue;
+    out.push(e);
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -1,56 +1,15 @@
 /**
- * The record of what was shipped. Two copies:
- *  - in the repository, one index object per run that shipped (or verified, or removed) something:
- *    cdr/<node>/.shipped/<YYYYMMDDTHHMMSS.mmmZ>-<rand>.json, plaintext JSON like a manifest (paths,
- *    sizes, sha256 of the stored objects; never CDR content). It is the durable record: restore
- *    reads it, and a lost local state is rebuilt from it;
- *  - on the host, a state file (default /var/lib/ngcp-backup/cdr-<node>.json) holding the merged
- *    record, so a run with nothing new only stats the tree and reads one local file.
+ * The record of what was shipped (src/format/cdr-index.ts): the index objects in the repository
+ * are the truth; the host's state file is a cache of them.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { IntegrityError, LockedError } from '../errors.js';
+import { parseCdrIndex, parseCdrState, serializeCdrIndex, serializeCdrState, type CdrIndex, type CdrRecordEntry, type CdrState } from '../format/cdr-index.js';
+import { cdrIndexPrefix } from '../format/layout.js';
+import { readText } from '../repository/read.js';
 import type { Storage } from '../repository/storage.js';
-import { cdrIndexPrefix, type CdrTreeFile } from './plan.js';
-
-/** What was shipped: the file as it was stat'ed, and where and how it is stored. */
-export interface CdrRecordEntry extends Omit<CdrTreeFile, 'md5Ok'> {
-  /** false: the trailer did not match; stored under damaged/ and never removed locally. */
-  md5Ok: boolean;
-  /** Key of the stored object, relative to the repository. */
-  key: string;
-  storedSize: number;
-  sha256: string;
-  shippedAt: string;
-  /** Last time the stored object was read back and matched storedSize and sha256. */
-  verifiedAt?: string;
-  /** When the local copy was removed by the policy. */
-  removedAt?: string;
-  /** When the stored object was removed from the repository by the retention policy. */
-  prunedAt?: string;
-}
-
-export interface CdrIndex {
-  format: 'ngcp-backup-cdr-index';
-  version: 1;
-  node: string;
-  createdAt: string;
-  entries: CdrRecordEntry[];
-}
-
-interface LocalState {
-  format: 'ngcp-backup-cdr-state';
-  version: 1;
-  node: string;
-  /** Storage location the record belongs to: a state for another repository is not trusted. */
-  repository: string;
-  /** Index objects already merged into this state. */
-  indexes: string[];
-  entries: CdrRecordEntry[];
-}
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/ngcp-backup';
 
@@ -79,12 +38,11 @@ export class CdrRecord {
    */
   static async load(storage: Storage, node: string, stateDir: string, options: { listIndexes?: boolean } = {}): Promise<CdrRecord> {
     const record = new CdrRecord(node, storage, stateFile(stateDir, node));
-    let state: LocalState | undefined;
+    let state: CdrState | undefined;
     try {
-      state = JSON.parse(await readFile(record.file, 'utf8')) as LocalState;
-      if (state.format !== 'ngcp-backup-cdr-state' || state.node !== node || state.repository !== storage.location) state = undefined;
+      state = parseCdrState(await readFile(record.file, 'utf8'), node, storage.location);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' && !(error instanceof SyntaxError)) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     }
     if (state) {
       record.merge(state.entries);
@@ -96,9 +54,7 @@ export class CdrRecord {
       keys.sort();
       const missing = keys.filter((k) => !record.indexes.has(k));
       for (const key of missing) {
-        const index = JSON.parse((await readObject(storage, key)).toString('utf8')) as CdrIndex;
-        if (index.format !== 'ngcp-backup-cdr-index') throw new IntegrityError(`${key} is not a CDR index`);
-        record.merge(index.entries);
+        record.merge(parseCdrIndex(await readText(storage, key), key).entries);
         record.indexes.add(key);
       }
       if (missing.length > 0) await record.saveLocal();
@@ -106,10 +62,12 @@ export class CdrRecord {
     return record;
   }
 
-  /** Stores the entries as a new index object in the repository, then merges them and saves the local state. */
   #writing: Promise<unknown> = Promise.resolve();
 
-  /** Commits run one after the other (workers of one run checkpoint concurrently). */
+  /**
+   * Stores the entries as a new index object in the repository, then merges them and saves the
+   * local state. Commits run one after the other (workers of one run checkpoint concurrently).
+   */
   commit(entries: CdrRecordEntry[], now = new Date()): Promise<string | undefined> {
     const next = this.#writing.then(() => this.#commit(entries, now));
     this.#writing = next.catch(() => undefined);
@@ -129,7 +87,7 @@ export class CdrRecord {
     }
     const key = `${cdrIndexPrefix(this.node)}${stamp}-${randomBytes(3).toString('hex')}.json`;
     const index: CdrIndex = { format: 'ngcp-backup-cdr-index', version: 1, node: this.node, createdAt: now.toISOString(), entries };
-    await this.storage.put(key, Buffer.from(JSON.stringify(index) + '\n'));
+    await this.storage.put(key, serializeCdrIndex(index));
     this.merge(entries);
     this.indexes.add(key);
     await this.saveLocal();
@@ -137,7 +95,7 @@ export class CdrRecord {
   }
 
   async saveLocal(): Promise<void> {
-    const state: LocalState = {
+    const state: CdrState = {
       format: 'ngcp-backup-cdr-state',
       version: 1,
       node: this.node,
@@ -145,44 +103,6 @@ export class CdrRecord {
       indexes: [...this.indexes].sort(),
       entries: [...this.entries.values()],
     };
-    await mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(state), { mode: 0o600 });
-    await rename(tmp, this.file);
-  }
-}
-
-async function readObject(storage: Storage, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  await pipeline(await storage.get(key), new Writable({ write: (c: Buffer, _e, done) => (chunks.push(c), done()) }));
-  return Buffer.concat(chunks);
-}
-
-/** One shipping/removal run per node at a time: a lock file next to the state, taken over when its process is gone. */
-export async function lockCdr(stateDir: string, node: string): Promise<() => Promise<void>> {
-  const file = `${stateFile(stateDir, node)}.lock`;
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(file, 'wx', 0o600);
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      return () => rm(file, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pid !== process.pid && alive(pid)) throw new LockedError(`another CDR run (pid ${pid}) holds ${file}`);
-      await rm(file, { force: true });
-    }
-  }
-  throw new LockedError(`cannot take ${file}`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    await writeFileAtomic(this.file, serializeCdrState(state), 0o600, 0o700);
   }
 }

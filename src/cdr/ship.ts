@@ -1,20 +1,23 @@
 /**
  * `ngcp-backup cdr ship`: every complete CDR export file, once, compressed and encrypted, under
  * cdr/<node>/<path>.zst.age; damaged files (MD5 trailer does not match) aside under
- * cdr/<node>/damaged/<path>.zst.age, reported and never removed.
+ * cdr/<node>/damaged/<path>.zst.age, reported and never removed. Plan (the tree and the record,
+ * planCdrShip), then either preview it (a dry run: reads, changes nothing) or apply it.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { forEachConcurrently } from '../util/pool.js';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import type { CdrRecordEntry, CdrTreeFile } from '../format/cdr-index.js';
+import { cdrObjectKey } from '../format/layout.js';
 import { storeSealed, type SealOptions } from '../repository/sealed.js';
 import type { Progress } from '../report/progress.js';
 import { info, warn, type Reporter } from '../report/reporter.js';
+import { forEachConcurrently } from '../util/pool.js';
+import { planCdrShipping, type CdrPolicy, type CdrShippingPlan } from './plan.js';
+import { applyCdrPolicy, checkCdrPolicy, describeCdrPolicy, type CdrPolicyResult } from './policy.js';
+import { CdrRecord, DEFAULT_STATE_DIR } from './record.js';
 import { cdrFileMd5Ok } from './trailer.js';
-import { cdrObjectKey, planCdrShipping, type CdrTreeFile } from './plan.js';
-import { CdrRecord, DEFAULT_STATE_DIR, lockCdr, type CdrRecordEntry } from './record.js';
 import { listCdrTree } from './tree.js';
-import { applyCdrPolicy, type CdrPolicy, type CdrPolicyResult } from './policy.js';
 
 export interface CdrShipOptions extends SealOptions {
   node: string;
@@ -53,44 +56,69 @@ export interface CdrShipResult {
   policy?: CdrPolicyResult;
 }
 
+/** What a run works on: the options, the record, the tree as listed, and the plan made from them. */
+export interface CdrShipWork {
+  options: CdrShipOptions;
+  record: CdrRecord;
+  tree: CdrTreeFile[];
+  plan: CdrShippingPlan;
+  started: number;
+}
+
+/** The one entry point: plan, then preview (dry run) or apply. */
 export async function shipCdrFiles(options: CdrShipOptions): Promise<CdrShipResult> {
-  const t0 = performance.now();
+  const work = await planCdrShip(options);
+  return options.dryRun ? previewCdrShip(work) : applyCdrShip(work);
+}
+
+export async function planCdrShip(options: CdrShipOptions): Promise<CdrShipWork> {
+  const started = performance.now();
+  const record = await CdrRecord.load(options.storage, options.node, options.stateDir ?? DEFAULT_STATE_DIR);
+  const tree = await listCdrTree(options.exportDir);
+  const plan = planCdrShipping(tree, record.entries);
+  for (const c of plan.changed) {
+    warn(options.reporter, 'CDR export file changed after it was shipped: not shipped again, never removed; check it', {
+      path: c.file.path,
+      size: c.file.size,
+      shippedSize: c.recorded.size,
+    });
+  }
+  return { options, record, tree, plan, started };
+}
+
+/** Reads every file the plan would ship (to tell the damaged ones) and checks the policy; changes nothing. */
+export async function previewCdrShip(work: CdrShipWork): Promise<CdrShipResult> {
+  const { options } = work;
+  const result = emptyResult(work, true);
+  await forEachConcurrently([...work.plan.ship, ...work.plan.damaged], options.concurrency ?? 4, async (file) => {
+    options.signal?.throwIfAborted();
+    const content = await readStable(options, file, result);
+    if (!content) return;
+    const md5Ok = cdrFileMd5Ok(content);
+    if (!md5Ok) warn(options.reporter, 'damaged CDR export file (MD5 trailer does not match): would be shipped aside, never removed', { path: file.path });
+    (md5Ok ? result.shipped : result.damaged).push(file.path);
+    result.bytes += content.length;
+  });
+  if (hasPolicy(options.policy)) {
+    result.policy = describeCdrPolicy(await checkCdrPolicy(policyOptions(work), work.record, work.tree));
+  }
+  return finish(work, result, 'CDR shipping plan (dry run)');
+}
+
+/** Ships what the plan says, checkpointing the record, then applies the policy on the same listing. */
+export async function applyCdrShip(work: CdrShipWork): Promise<CdrShipResult> {
+  const { options, record } = work;
   const now = options.now ?? (() => new Date());
-  const stateDir = options.stateDir ?? DEFAULT_STATE_DIR;
-  const unlock = options.dryRun ? async () => {} : await lockCdr(stateDir, options.node);
+  const result = emptyResult(work, false);
+  const pending: CdrRecordEntry[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length > 0) await record.commit(pending.splice(0), now());
+  };
+  const todo = [...work.plan.ship, ...work.plan.damaged];
+  const todoBytes = todo.reduce((n, f) => n + f.size, 0);
+  let doneBytes = 0;
   try {
-    const record = await CdrRecord.load(options.storage, options.node, stateDir);
-    const tree = await listCdrTree(options.exportDir);
-    const plan = planCdrShipping(tree, record.entries);
-    const result: CdrShipResult = {
-      dryRun: options.dryRun ?? false,
-      files: tree.length,
-      shipped: [],
-      damaged: [],
-      damagedKnown: plan.alreadyShipped.filter((f) => record.entries.get(f.path)?.md5Ok === false).map((f) => f.path),
-      inProgress: plan.skipInProgress.map((f) => f.path),
-      alreadyShipped: plan.alreadyShipped.length,
-      changed: plan.changed.map((c) => c.file.path),
-      unstable: [],
-      bytes: 0,
-      storedBytes: 0,
-      seconds: 0,
-    };
-    for (const c of plan.changed) {
-      warn(options.reporter, 'CDR export file changed after it was shipped: not shipped again, never removed; check it', {
-        path: c.file.path,
-        size: c.file.size,
-        shippedSize: c.recorded.size,
-      });
-    }
-    const pending: CdrRecordEntry[] = [];
-    const flush = async (): Promise<void> => {
-      if (pending.length > 0) await record.commit(pending.splice(0), now());
-    };
-    const todo = [...plan.ship, ...plan.damaged];
-    const todoBytes = todo.reduce((n, f) => n + f.size, 0);
-    let doneBytes = 0;
-    const run = async (file: (typeof todo)[number]): Promise<void> => {
+    await forEachConcurrently(todo, options.concurrency ?? 4, async (file) => {
       options.signal?.throwIfAborted();
       const entry = await shipOne(options, file, result);
       options.progress?.update((doneBytes += file.size), todoBytes);
@@ -98,32 +126,60 @@ export async function shipCdrFiles(options: CdrShipOptions): Promise<CdrShipResu
         pending.push(entry);
         if (pending.length >= (options.checkpointEvery ?? 500)) await flush();
       }
-    };
-    try {
-      await forEachConcurrently(todo, options.concurrency ?? 4, run);
-    } finally {
-      if (!options.dryRun) await flush();
-    }
-    if (options.policy && (options.policy.removeLocalAfterDays !== undefined || options.policy.retentionYears !== undefined)) {
-      result.policy = await applyCdrPolicy({ ...options, now: now(), policy: options.policy }, record, tree);
-    }
-    result.seconds = (performance.now() - t0) / 1000;
-    info(options.reporter, options.dryRun ? 'CDR shipping plan (dry run)' : 'CDR files shipped', {
-      files: result.files,
-      shipped: result.shipped.length,
-      damaged: result.damaged.length,
-      inProgress: result.inProgress.length,
-      alreadyShipped: result.alreadyShipped,
-      changed: result.changed.length,
-      seconds: Number(result.seconds.toFixed(2)),
     });
-    return result;
   } finally {
-    await unlock();
+    await flush();
   }
+  if (hasPolicy(options.policy)) {
+    const p = policyOptions(work);
+    result.policy = await applyCdrPolicy(p, record, await checkCdrPolicy(p, record, work.tree));
+  }
+  return finish(work, result, 'CDR files shipped');
 }
 
-async function shipOne(options: CdrShipOptions, file: CdrTreeFile, result: CdrShipResult): Promise<CdrRecordEntry | undefined> {
+function emptyResult(work: CdrShipWork, dryRun: boolean): CdrShipResult {
+  const { plan, record } = work;
+  return {
+    dryRun,
+    files: work.tree.length,
+    shipped: [],
+    damaged: [],
+    damagedKnown: plan.alreadyShipped.filter((f) => record.entries.get(f.path)?.md5Ok === false).map((f) => f.path),
+    inProgress: plan.skipInProgress.map((f) => f.path),
+    alreadyShipped: plan.alreadyShipped.length,
+    changed: plan.changed.map((c) => c.file.path),
+    unstable: [],
+    bytes: 0,
+    storedBytes: 0,
+    seconds: 0,
+  };
+}
+
+function finish(work: CdrShipWork, result: CdrShipResult, what: string): CdrShipResult {
+  result.seconds = (performance.now() - work.started) / 1000;
+  info(work.options.reporter, what, {
+    files: result.files,
+    shipped: result.shipped.length,
+    damaged: result.damaged.length,
+    inProgress: result.inProgress.length,
+    alreadyShipped: result.alreadyShipped,
+    changed: result.changed.length,
+    seconds: Number(result.seconds.toFixed(2)),
+  });
+  return result;
+}
+
+function hasPolicy(policy: CdrPolicy | undefined): policy is CdrPolicy {
+  return policy !== undefined && (policy.removeLocalAfterDays !== undefined || policy.retentionYears !== undefined);
+}
+
+function policyOptions(work: CdrShipWork) {
+  const o = work.options;
+  return { storage: o.storage, exportDir: o.exportDir, reporter: o.reporter, signal: o.signal, now: (o.now ?? (() => new Date()))(), policy: o.policy! };
+}
+
+/** The file's content, or undefined when it is gone or changed while it was read (left for the next run). */
+async function readStable(options: CdrShipOptions, file: CdrTreeFile, result: CdrShipResult): Promise<Buffer | undefined> {
   const full = path.join(options.exportDir, file.path);
   let content: Buffer;
   try {
@@ -138,24 +194,19 @@ async function shipOne(options: CdrShipOptions, file: CdrTreeFile, result: CdrSh
     warn(options.reporter, 'CDR export file changed while it was read: left for the next run', { path: file.path });
     return undefined;
   }
+  return content;
+}
+
+async function shipOne(options: CdrShipOptions, file: CdrTreeFile, result: CdrShipResult): Promise<CdrRecordEntry | undefined> {
+  const content = await readStable(options, file, result);
+  if (!content) return undefined;
   const md5Ok = cdrFileMd5Ok(content);
-  if (!md5Ok) {
-    warn(options.reporter, options.dryRun
-      ? 'damaged CDR export file (MD5 trailer does not match): would be shipped aside, never removed'
-      : 'damaged CDR export file (MD5 trailer does not match): shipped aside under damaged/, never removed', { path: file.path });
-  }
-  const done = (): void => {
-    (md5Ok ? result.shipped : result.damaged).push(file.path);
-    result.bytes += content.length;
-  };
-  if (options.dryRun) {
-    done();
-    return undefined;
-  }
+  if (!md5Ok) warn(options.reporter, 'damaged CDR export file (MD5 trailer does not match): shipped aside under damaged/, never removed', { path: file.path });
   const key = cdrObjectKey(options.node, file.path, !md5Ok);
   const sealed = await storeSealed(options, key, Readable.from([content]));
   result.storedBytes += sealed.size;
-  done();
+  (md5Ok ? result.shipped : result.damaged).push(file.path);
+  result.bytes += content.length;
   return {
     path: file.path,
     size: file.size,

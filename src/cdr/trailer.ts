@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** True when the last line of a CDR export file is the MD5 hex of everything before it (NGCP.md "CDR export files"). */
+/** True when the last line of a CDR export file is the MD5 hex of everything before it (docs/cdr.md). */
 export function cdrFileMd5Ok(content: Buffer): boolean {
   let end = content.length;
   if (end > 0 && content[end - 1] === 0x0a) end--;

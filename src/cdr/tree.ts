@@ -1,7 +1,7 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeDataError } from '../errors.js';
-import type { CdrTreeFile } from './plan.js';
+import type { CdrTreeFile } from '../format/cdr-index.js';
 
 /**
  * Every regular file under the export directory with its stat (no content is read): 100,000

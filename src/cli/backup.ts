@@ -1,10 +1,9 @@
-import { runBackup } from '../app/backup.js';
+import { backup } from '../app/backup.js';
 import { UsageError } from '../errors.js';
 import { SNAPSHOT_KINDS, type SnapshotKind } from '../format/layout.js';
-import { runJob } from '../service/job.js';
 import { parseFlags } from './args.js';
-import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
+import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 
 export const usage = `Usage: ngcp-backup backup [--kind nightly|manual|pre-upgrade] [--note TEXT] [--wait[=SECONDS]] [--config FILE] [--json]
 Takes a consistent snapshot of every database and the node's files, encrypts it for the
@@ -23,12 +22,7 @@ export async function run(env: CliEnv): Promise<number> {
     throw new UsageError(`ngcp-backup backup: --kind must be nightly, manual or pre-upgrade, got ${JSON.stringify(values.kind)}`);
   }
   const ctx = await openContext(env, values);
-  const progress = ctx.progress({ label: 'backup' });
-  const { manifest, warnings } = await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'backup', record: 'backup' }, async (reporter) => {
-    const result = await runBackup({ ...ctx, reporter, signal: env.signal, progress }, { kind, note: values.note });
-    const s = result.manifest.summary;
-    return { value: result, outcome: { bytes: s.storedBytes, snapshot: result.manifest.id, lockMs: s.lockMs } };
-  }).finally(() => progress.end());
+  const { manifest, warnings } = await backup(ctx, { kind, note: values.note, lockWait: wait });
   const s = manifest.summary;
   if (values.json) {
     // maxRSS is in KiB: the peak of this process (the zstd children are bounded by their own buffers).

@@ -1,12 +1,6 @@
-import path from 'node:path';
-import { checkIdentityFileMode, readIdentities } from '../crypto/age.js';
-import { RefusedError, UsageError } from '../errors.js';
-import { readNodeName } from '../ngcp/facts.js';
-import { warn } from '../report/reporter.js';
+import { cdrRestore, cdrShip, checkCdrRestoreDates } from '../app/cdr.js';
 import { DEFAULT_STATE_DIR } from '../cdr/record.js';
-import { restoreCdrFiles, selectCdrRestore } from '../cdr/restore.js';
-import { shipCdrFiles } from '../cdr/ship.js';
-import { runJob } from '../service/job.js';
+import { UsageError } from '../errors.js';
 import { parseFlags } from './args.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
@@ -52,38 +46,12 @@ export async function run(env: CliEnv): Promise<number> {
   if (sub === 'ship' && values.node) throw new UsageError('ngcp-backup cdr ship: --node belongs to cdr restore (ship always ships this node)');
   if (sub === 'restore' && !values.identity) throw new UsageError('ngcp-backup cdr restore: --identity FILE is required (the age identity that decrypts the repository)');
 
-  if (sub === 'restore') selectCdrRestore([], values.from, values.to); // checks the dates before anything else
+  const stateDir = values['state-dir'];
+  if (sub === 'restore') checkCdrRestoreDates(values.from, values.to); // before anything else
 
   const ctx = await openContext(env, values);
-  const cdr = ctx.config.cdr;
-  const stateDir = values['state-dir'] ?? cdr.stateDir;
-  const exportDir = path.join(ctx.config.node.root, cdr.path);
-  await ctx.storage.check();
-  const ownNode = await readNodeName(ctx.config.node.root, ctx.config.node.name);
-
   if (sub === 'ship') {
-    if (!cdr.enabled) throw new RefusedError('CDR shipping is off in the config (set cdr.enabled: true)');
-    const progress = ctx.progress({ label: 'cdr ship' });
-    const ship = (reporter: typeof ctx.reporter) => shipCdrFiles({
-      progress,
-      storage: ctx.storage,
-      recipients: ctx.config.encryption.recipients,
-      compression: ctx.config.compression,
-      signal: env.signal,
-      node: ownNode,
-      exportDir,
-      stateDir,
-      dryRun: values['dry-run'] ?? false,
-      reporter,
-      policy: { retentionYears: cdr.retentionYears, removeLocalAfterDays: cdr.removeLocalAfterDays },
-    });
-    const result = await (values['dry-run']
-      ? ship(ctx.reporter)
-      : runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'cdr ship', record: 'cdr-ship' }, async (reporter) => {
-          const result = await ship(reporter);
-          return { value: result, outcome: { bytes: result.bytes } };
-        })
-    ).finally(() => progress.end());
+    const { result, exportDir } = await cdrShip(ctx, { dryRun: values['dry-run'], stateDir, lockWait: wait });
     if (values.json) {
       env.stdout.write(JSON.stringify(result) + '\n');
       return 0;
@@ -103,24 +71,7 @@ export async function run(env: CliEnv): Promise<number> {
     return 0;
   }
 
-  const identities = await readIdentities(values.identity!);
-  const mode = await checkIdentityFileMode(values.identity!);
-  if (mode.warning) warn(ctx.reporter, mode.warning);
-  const restore = (reporter: typeof ctx.reporter) => restoreCdrFiles({
-    storage: ctx.storage,
-    node: values.node ?? ownNode,
-    exportDir,
-    stateDir,
-    identities,
-    from: values.from,
-    to: values.to,
-    dryRun: values['dry-run'] ?? false,
-    reporter,
-    signal: env.signal,
-  });
-  const result = values['dry-run']
-    ? await restore(ctx.reporter)
-    : await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'cdr restore' }, async (reporter) => ({ value: await restore(reporter) }));
+  const result = await cdrRestore(ctx, { identityFile: values.identity!, from: values.from, to: values.to, node: values.node, stateDir, dryRun: values['dry-run'], lockWait: wait });
   if (values.json) {
     env.stdout.write(JSON.stringify(result) + '\n');
     return 0;

@@ -1,9 +1,9 @@
 import { loadConfig } from '../config/load.js';
-import { DEFAULT_CONFIG_PATH } from '../config/schema.js';
 import { textReporter } from '../report/reporter.js';
 import { runDaemon } from '../daemon/daemon.js';
 import { parseFlags } from './args.js';
-import { COMMON_OPTIONS, storageFor, type CliEnv } from './context.js';
+import { storageFor } from '../app/context.js';
+import { COMMON_OPTIONS, configPath, type CliEnv } from './context.js';
 
 export const usage = `Usage: ngcp-backup daemon [--config FILE]
 Runs the jobs on the schedules of the config (schedule.backup, schedule.cdr_ship,
@@ -19,7 +19,7 @@ export async function run(env: CliEnv): Promise<number> {
     env.stdout.write(usage + '\n');
     return 0;
   }
-  const file = values.config ?? process.env['NGCP_BACKUP_CONFIG'] ?? DEFAULT_CONFIG_PATH;
+  const file = configPath(values);
   await runDaemon({
     loadConfig: () => loadConfig(file),
     openStorage: storageFor,

@@ -1,15 +1,15 @@
-import { runDrill } from '../app/drill.js';
-import { runJob } from '../service/job.js';
+import { drill } from '../app/drill.js';
+import { UsageError } from '../errors.js';
 import { parseFlags } from './args.js';
+import { COMMON_OPTIONS, openContext, type CliEnv } from './context.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
-import { COMMON_OPTIONS, type CliEnv } from './context.js';
-import { openSnapshotWithKey } from './snapshot-args.js';
 
 export const usage = `Usage: ngcp-backup drill [ID | --latest] --identity FILE [--node NAME] [--json]
 Restores every database of a snapshot into a scratch MariaDB it starts in a temporary
-directory, checks every table's row count and checksum and the schema objects against the
-snapshot, and writes the drill report into the repository. Exit 15 on any mismatch.
-Meant for a verification host that holds the identity, not for the node.
+directory (drill.work_dir), checks every table's row count and checksum and the schema objects
+against the snapshot, and writes the drill report into the repository. Exit 15 on any mismatch.
+Meant for a verification host that holds the identity, not for the node; it needs the MariaDB
+server programs (Debian's mariadb-server).
 ${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
@@ -19,12 +19,9 @@ export async function run(env: CliEnv): Promise<number> {
     env.stdout.write(usage + '\n');
     return 0;
   }
-  const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'drill', values, positionals[0]);
-  const progress = ctx.progress({ label: 'download' });
-  const report = await runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'drill', record: 'drill' }, async (reporter) => {
-    const report = await runDrill({ ...ctx, reporter, signal: env.signal, progress }, manifest, identities);
-    return { value: report, outcome: { snapshot: report.snapshot } };
-  }).finally(() => progress.end());
+  if (!values.identity) throw new UsageError('ngcp-backup drill: --identity FILE is required (the age identity that decrypts the snapshot)');
+  const ctx = await openContext(env, values);
+  const report = await drill(ctx, { id: positionals[0], latest: values.latest, node: values.node, identityFile: values.identity, lockWait: wait });
   if (values.json) env.stdout.write(JSON.stringify(report) + '\n');
   else {
     env.stdout.write(

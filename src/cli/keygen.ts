@@ -1,6 +1,5 @@
-import { open } from 'node:fs/promises';
-import { generateIdentity } from '../crypto/age.js';
-import { KeyError, UsageError } from '../errors.js';
+import { writeNewIdentity } from '../app/keygen.js';
+import { UsageError } from '../errors.js';
 import { parseFlags } from './args.js';
 import { COMMON_OPTIONS, type CliEnv } from './context.js';
 
@@ -15,20 +14,6 @@ export async function run(env: CliEnv): Promise<number> {
     return 0;
   }
   if (!values.output) throw new UsageError('ngcp-backup keygen: --output FILE is required');
-  const { identity, recipient } = await generateIdentity();
-  let file;
-  try {
-    file = await open(values.output, 'wx', 0o600);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new KeyError(code === 'EEXIST' ? `${values.output} already exists; not overwriting an identity` : `cannot create ${values.output} (${code})`);
-  }
-  try {
-    await file.chmod(0o600);
-    await file.writeFile(`# created: ${new Date().toISOString()}\n# public key: ${recipient}\n${identity}\n`);
-  } finally {
-    await file.close();
-  }
-  env.stdout.write(recipient + '\n');
+  env.stdout.write((await writeNewIdentity(values.output)) + '\n');
   return 0;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ExitCode, exitCodeOf, InterruptedError, NgcpBackupError, UsageError } from '../errors.js';
+import { classifyError, ExitCode, exitCodeOf, InterruptedError, NgcpBackupError, UsageError } from '../errors.js';
 import { redact } from '../report/secrets.js';
 import type { CliEnv } from './context.js';
 
@@ -66,7 +66,7 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     return await command.run({ args, stdout: out, stderr: err, signal: controller.signal });
   } catch (error) {
     const reason = controller.signal.reason as unknown;
-    const failure = error instanceof InterruptedError ? error : controller.signal.aborted && reason instanceof InterruptedError ? reason : error;
+    const failure = classifyError(error instanceof InterruptedError ? error : controller.signal.aborted && reason instanceof InterruptedError ? reason : error);
     const code = exitCodeOf(failure);
     if (failure instanceof NgcpBackupError) {
       err.write(redact(`ngcp-backup ${name}: ${failure.message}`) + '\n');

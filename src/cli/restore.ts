@@ -1,11 +1,9 @@
 import { createInterface } from 'node:readline/promises';
-import { UsageError } from '../errors.js';
-import { runRestore } from '../app/restore.js';
-import { runJob } from '../service/job.js';
+import { applyRestore, dryRunReport, prepareRestore } from '../app/restore.js';
+import { RefusedError, UsageError } from '../errors.js';
 import { parseFlags } from './args.js';
+import { COMMON_OPTIONS, openContext, type CliEnv } from './context.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
-import { COMMON_OPTIONS, type CliEnv } from './context.js';
-import { openSnapshotWithKey } from './snapshot-args.js';
 
 export const usage = `Usage: ngcp-backup restore [ID | --latest] --identity FILE [options]
 Restores a snapshot onto the node the config describes (node.root, mysql): downloads and
@@ -21,6 +19,7 @@ table against the snapshot's figures, then runs ngcpcfg apply.
   --database NAME         restore one database
   --table DB.TABLE        restore one table (with its triggers)
   --force-version         restore onto a node of another NGCP release
+  --json                  print the report as JSON
 ${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
@@ -52,44 +51,29 @@ export async function run(env: CliEnv): Promise<number> {
   if (values.only !== undefined && values.only !== 'files' && values.only !== 'databases') {
     throw new UsageError(`ngcp-backup restore: --only must be files or databases, got ${JSON.stringify(values.only)}`);
   }
-  const { ctx, identities, manifest } = await openSnapshotWithKey(env, 'restore', values, positionals[0]);
-
-  const progress = ctx.progress({ label: 'download' });
-  const restore = (reporter: typeof ctx.reporter) => runRestore(
-    {
-      ...ctx,
-      reporter,
-      signal: env.signal,
-      progress,
-      confirm: async (_plan, text) => {
-        progress.clear();
-        if (!process.stdin.isTTY) return false;
-        env.stderr.write(text + '\n');
-        const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question('This overwrites the node. Type "yes" to restore: ');
-        rl.close();
-        return answer.trim() === 'yes';
-      },
-    },
-    manifest,
-    {
-      identities,
-      dryRun: values['dry-run'] ?? false,
-      yes: values.yes ?? false,
-      only: values.only as 'files' | 'databases' | undefined,
-      database: values.database,
-      table: values.table,
-      safetySnapshot: !values['no-safety-snapshot'],
-      noApply: values['no-apply'] ?? false,
-      forceApply: values.apply ?? false,
-      forceVersion: values['force-version'] ?? false,
-    },
-  );
-  // A dry run changes nothing: no lock. A restore holds the lock (its safety snapshot included).
-  const report = await (values['dry-run']
-    ? restore(ctx.reporter)
-    : runJob({ ...ctx, signal: env.signal, lockWait: wait }, { command: 'restore' }, async (reporter) => ({ value: await restore(reporter) }))
-  ).finally(() => progress.end());
+  if (!values.identity) throw new UsageError('ngcp-backup restore: --identity FILE is required (the age identity that decrypts the snapshot)');
+  const ctx = await openContext(env, values);
+  const prepared = await prepareRestore(ctx, {
+    id: positionals[0],
+    latest: values.latest,
+    node: values.node,
+    identityFile: values.identity,
+    only: values.only as 'files' | 'databases' | undefined,
+    database: values.database,
+    table: values.table,
+    safetySnapshot: !values['no-safety-snapshot'],
+    noApply: values['no-apply'] ?? false,
+    forceApply: values.apply ?? false,
+    forceVersion: values['force-version'] ?? false,
+  });
+  let report;
+  if (values['dry-run']) report = dryRunReport(prepared);
+  else {
+    if (!values.yes && !(await confirm(env, prepared.planText))) {
+      throw new RefusedError('restore not confirmed; nothing was changed (use --yes to run without asking)');
+    }
+    report = await applyRestore(ctx, prepared, { lockWait: wait });
+  }
   if (values.json) {
     const { plan, ...rest } = report;
     env.stdout.write(JSON.stringify({ snapshot: plan.snapshot, databases: plan.databases, files: plan.files, ...rest, planText: undefined }) + '\n');
@@ -112,4 +96,14 @@ export async function run(env: CliEnv): Promise<number> {
     ].join('\n') + '\n',
   );
   return 0;
+}
+
+/** Asks at a terminal; anywhere else the answer is no (use --yes). */
+async function confirm(env: CliEnv, planText: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  env.stderr.write(planText + '\n');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question('This overwrites the node. Type "yes" to restore: ');
+  rl.close();
+  return answer.trim() === 'yes';
 }

@@ -39,7 +39,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const mysql = v.object(top.mysql ?? {}, 'mysql');
   v.onlyKeys(mysql, 'mysql', ['socket', 'host', 'port', 'user', 'defaults_file', 'password_file', 'exclude', 'parallel', 'lock_wait_timeout', 'chunk_rows']);
   const repo = v.object(top.repository, 'repository');
-  v.onlyKeys(repo, 'repository', ['url', 'endpoint', 'region', 'path_style', 'credentials_file', 'profile', 'part_size_mib', 'upload_queue', 'object_lock']);
+  v.onlyKeys(repo, 'repository', ['url', 'endpoint', 'region', 'path_style', 'credentials_file', 'profile', 'part_size_mib', 'upload_queue', 'object_lock', 'attempts', 'retry_delay_ms']);
   const enc = v.object(top.encryption, 'encryption');
   v.onlyKeys(enc, 'encryption', ['recipients']);
   const comp = v.object(top.compression ?? {}, 'compression');
@@ -74,6 +74,7 @@ export function validateConfig(raw: unknown, source: string): Config {
   const socket = v.optionalString(mysql.socket, 'mysql.socket');
   const host = v.optionalString(mysql.host, 'mysql.host');
   const cdrEnabled = v.boolean(cdr.enabled ?? false, 'cdr.enabled');
+  const workDir = v.absolutePath(restore.work_dir ?? '/var/tmp', 'restore.work_dir');
   return {
     source,
     node: {
@@ -103,6 +104,8 @@ export function validateConfig(raw: unknown, source: string): Config {
       partSizeMiB: v.integer(repo.part_size_mib ?? 5, 'repository.part_size_mib', 5, 512),
       uploadQueue: v.integer(repo.upload_queue ?? 2, 'repository.upload_queue', 1, 16),
       objectLock: objectLockSetting(v, repo.object_lock, url),
+      attempts: v.integer(repo.attempts ?? 5, 'repository.attempts', 1, 20),
+      retryDelayMs: v.integer(repo.retry_delay_ms ?? 500, 'repository.retry_delay_ms', 1, 60_000),
     },
     encryption: { recipients },
     compression: {
@@ -111,7 +114,7 @@ export function validateConfig(raw: unknown, source: string): Config {
     },
     restore: {
       applyCommand: v.array(restore.apply_command ?? ['ngcpcfg', 'apply'], 'restore.apply_command').map((a, i) => v.string(a, `restore.apply_command[${i}]`)),
-      workDir: v.absolutePath(restore.work_dir ?? '/var/tmp', 'restore.work_dir'),
+      workDir,
       deferKeysAboveMiB: v.integer(restore.defer_keys_above_mib ?? 4, 'restore.defer_keys_above_mib', 0, 1_000_000),
     },
     cdr: {
@@ -121,14 +124,14 @@ export function validateConfig(raw: unknown, source: string): Config {
       retentionYears: cdr.retention_years === undefined ? undefined : v.integer(cdr.retention_years, 'cdr.retention_years', 1, 100),
       removeLocalAfterDays: cdr.remove_local_after_days === undefined ? undefined : v.integer(cdr.remove_local_after_days, 'cdr.remove_local_after_days', 0, 36500),
     },
-    ...validateServiceSections(v, top, cdrEnabled),
+    ...validateServiceSections(v, top, cdrEnabled, workDir),
   };
 }
 
 const SERVICE_SECTIONS = ['schedule', 'service', 'alerts', 'drill'];
 
 /** The daemon's sections: schedule, service (state, lock, log, metrics), alerts, drill. */
-function validateServiceSections(v: Validator, top: Obj, cdrEnabled: boolean): Pick<Config, 'schedule' | 'service' | 'alerts' | 'drill'> {
+function validateServiceSections(v: Validator, top: Obj, cdrEnabled: boolean, workDir: string): Pick<Config, 'schedule' | 'service' | 'alerts' | 'drill'> {
   const schedule = v.object(top.schedule ?? {}, 'schedule');
   v.onlyKeys(schedule, 'schedule', ['backup', 'cdr_ship', 'drill', 'time_zone', 'prune_after_backup']);
   const service = v.object(top.service ?? {}, 'service');
@@ -136,7 +139,7 @@ function validateServiceSections(v: Validator, top: Obj, cdrEnabled: boolean): P
   const alerts = v.object(top.alerts ?? {}, 'alerts');
   v.onlyKeys(alerts, 'alerts', ['webhook', 'mail']);
   const drill = v.object(top.drill ?? {}, 'drill');
-  v.onlyKeys(drill, 'drill', ['identity_file']);
+  v.onlyKeys(drill, 'drill', ['identity_file', 'work_dir', 'buffer_pool_mib']);
 
   const identityFile = drill.identity_file === undefined ? undefined : v.absolutePath(drill.identity_file, 'drill.identity_file');
   /** A cron expression, `false` (not scheduled), or the default when the key is absent. */
@@ -198,7 +201,11 @@ function validateServiceSections(v: Validator, top: Obj, cdrEnabled: boolean): P
       metricsFile: pathOrOff(service.metrics_file, 'service.metrics_file', undefined),
     },
     alerts: { webhook, mail },
-    drill: { identityFile },
+    drill: {
+      identityFile,
+      workDir: drill.work_dir === undefined ? workDir : v.absolutePath(drill.work_dir, 'drill.work_dir'),
+      bufferPoolMiB: v.integer(drill.buffer_pool_mib ?? 256, 'drill.buffer_pool_mib', 16, 1_048_576),
+    },
   };
 }
 

@@ -39,6 +39,10 @@ export interface Config {
     uploadQueue: number;
     /** S3 Object Lock retention given to every object a snapshot stores (s3:// only). */
     objectLock: ObjectLockSetting | undefined;
+    /** Attempts of every repository operation, the first included (transient failures only). */
+    attempts: number;
+    /** Delay before the first retry (ms); each next one doubles, up to 20 s. */
+    retryDelayMs: number;
   };
   encryption: {
     recipients: string[];
@@ -92,6 +96,10 @@ export interface Config {
   drill: {
     /** The age identity the daemon's scheduled drill uses (a verification host's). */
     identityFile: string | undefined;
+    /** Where the drill's scratch MariaDB keeps its datadir (and its template). */
+    workDir: string;
+    /** innodb_buffer_pool_size of the drill's scratch MariaDB, MiB. */
+    bufferPoolMiB: number;
   };
 }
 

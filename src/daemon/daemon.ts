@@ -2,13 +2,14 @@ import type { Config } from '../config/schema.js';
 import { exitCodeOf } from '../errors.js';
 import { openLogFile, type LogFile } from '../service/log-file.js';
 import { info, teeReporter, warn, type Reporter } from '../report/reporter.js';
-import { lastAttempt, readRecords, type JobRecords } from '../service/records.js';
+import { lastAttempt, readRecords } from '../service/records.js';
 import { redact } from '../report/secrets.js';
 import type { Storage } from '../repository/storage.js';
-import { runJob } from '../service/job.js';
-import { JOB_BODIES } from '../service/jobs.js';
+import { noProgress, type AppContext } from '../app/context.js';
+import { DAEMON_JOBS } from './jobs.js';
 import { nextRun } from '../schedule/cron.js';
-import { JOBS, missedRuns, nextRuns, scheduledJobs, type JobName, type ScheduledJob } from '../schedule/plan.js';
+import { missedRuns, nextRuns, scheduledJobs, type ScheduledJob } from '../schedule/plan.js';
+import { type JobRecords, JOBS, type JobName } from '../format/job-record.js';
 
 /**
  * `ngcp-backup daemon`: a thin loop around the pure planner (src/schedule/plan.ts). One timer
@@ -17,7 +18,7 @@ import { JOBS, missedRuns, nextRuns, scheduledJobs, type JobName, type Scheduled
  */
 export interface DaemonDeps {
   loadConfig(): Promise<Config>;
-  openStorage(config: Config): Storage;
+  openStorage(config: Config, reporter: Reporter): Storage;
   /** The terminal (the journal under systemd). */
   reporter: Reporter;
   /** Aborted by SIGTERM/SIGINT: the running job is aborted and the daemon returns. */
@@ -76,17 +77,15 @@ export async function runDaemon(deps: DaemonDeps): Promise<void> {
     }
   };
 
-  // Start, end and failure of a job: runJob writes them to the log file; these are for the terminal.
+  // Start, end and failure of a job: the job itself writes them to the log file; these are for the terminal.
   const runOne = async (job: JobName): Promise<boolean> => {
     const jobConfig = config;
     let storage: Storage | undefined;
     info(deps.reporter, `${job} started`);
     try {
-      storage = deps.openStorage(jobConfig);
-      await runJob({ config: jobConfig, storage, reporter: deps.reporter, signal: deps.signal, lockWait: Infinity, now }, { command: `daemon ${job}`, record: job }, async (r) => ({
-        value: undefined,
-        outcome: await JOB_BODIES[job]({ config: jobConfig, storage: storage!, reporter: r, signal: deps.signal }),
-      }));
+      storage = deps.openStorage(jobConfig, deps.reporter);
+      const ctx: AppContext = { config: jobConfig, storage, reporter: deps.reporter, signal: deps.signal, progress: noProgress, now };
+      await DAEMON_JOBS[job](ctx, { lockWait: Infinity, command: `daemon ${job}` });
       info(deps.reporter, `${job} finished`);
       return true;
     } catch (error) {

@@ -1,45 +1,22 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Config } from '../config/schema.js';
 import { DatabaseError } from '../errors.js';
 import type { TableInfo } from '../mysql/catalog.js';
 import { databaseError, quoteIdent, type Db } from '../mysql/connection.js';
 import type { MysqlTarget } from '../mysql/credentials.js';
 import { rowFormat } from '../mysql/row-format.js';
-import { databaseObjectsSql, databaseSchemaSql, grantsSql, type ObjectCounts, type SequenceState } from '../mysql/schema-sql.js';
-import { ConsistentSnapshot, type BinlogPosition } from '../mysql/snapshot.js';
+import { databaseObjectsSql, databaseSchemaSql, grantsSql, type SequenceState } from '../mysql/schema-sql.js';
+import { ConsistentSnapshot } from '../mysql/snapshot.js';
 import { recoverEnumLabels } from '../mysql/enum-labels.js';
 import { objectNames } from '../format/layout.js';
 import type { ManifestObject } from '../format/manifest.js';
 import { info, type Reporter } from '../report/reporter.js';
 import { storeSealed, type SealOptions } from '../repository/sealed.js';
 import { forEachWithWorkers } from '../util/pool.js';
-import { feedRows, TableData, type TableFigures } from './table-data.js';
-
-export interface ChunkDetails extends TableFigures {
-  name: string;
-  /** The WHERE condition that selected the chunk (for the record). */
-  range: string | null;
-}
-
-export interface TableDetails extends Partial<TableFigures> {
-  name: string;
-  kind: TableInfo['kind'];
-  engine: string | null;
-  /** False for MERGE tables and the like: their rows are in (and verified with) their bases. */
-  hasData: boolean;
-  /** SQL that renders one row the way the dump did: recompute figures with SUM(CRC32(...)). */
-  rowExpression?: string;
-  chunks?: ChunkDetails[];
-}
-
-export interface DatabaseDetails {
-  name: string;
-  charset: string;
-  collation: string;
-  tables: TableDetails[];
-  objects: ObjectCounts;
-}
+import { planChunks } from './chunks.js';
+import { feedRows, TableData } from './table-data.js';
+import type { BinlogPosition, TableFigures } from '../format/details.js';
+import type { DatabaseDetails, TableDetails } from '../format/details.js';
 
 export interface DumpResult {
   serverVersion: string;
@@ -214,33 +191,6 @@ async function storeText(
 ): Promise<ManifestObject> {
   const sealed = await storeSealed(seal, prefix + name, Readable.from([Buffer.from(text, 'utf8')]));
   return { name, ...what, size: sealed.size, sha256: sealed.sha256, rawSize: sealed.rawSize };
-}
-
-/**
- * Splits a big table on the first primary-key column (an integer) into ranges of about
- * chunkRows rows. The first and last ranges are open, so the split never misses a row
- * whatever the bounds read now are.
- */
-async function planChunks(db: Db, t: TableInfo, chunkRows: number): Promise<Array<{ chunk: number; where: string | null; weight: number }>> {
-  if (!t.chunkColumn || t.estimatedRows <= chunkRows) return [{ chunk: 1, where: null, weight: t.estimatedRows }];
-  const c = quoteIdent(t.chunkColumn);
-  const [row] = await db.query<{ lo: string | null; hi: string | null }>(
-    `SELECT MIN(${c}) AS lo, MAX(${c}) AS hi FROM ${quoteIdent(t.database)}.${quoteIdent(t.name)}`,
-  );
-  if (row?.lo == null || row.hi == null) return [{ chunk: 1, where: null, weight: t.estimatedRows }];
-  const lo = BigInt(row.lo);
-  const hi = BigInt(row.hi);
-  const n = BigInt(Math.ceil(t.estimatedRows / chunkRows));
-  const step = (hi - lo + 1n) / n;
-  if (step < 1n) return [{ chunk: 1, where: null, weight: t.estimatedRows }];
-  const bounds: bigint[] = [];
-  for (let i = 1n; i < n; i++) bounds.push(lo + i * step);
-  const weight = Math.ceil(t.estimatedRows / Number(n));
-  return [...bounds, null].map((upper, i) => {
-    const lower = i === 0 ? null : bounds[i - 1]!;
-    const parts = [lower !== null ? `${c} >= ${lower}` : null, upper !== null ? `${c} < ${upper}` : null].filter(Boolean);
-    return { chunk: i + 1, where: parts.join(' AND '), weight };
-  });
 }
 
 /**

@@ -3,13 +3,7 @@ import { crc32 } from 'node:zlib';
 import { DatabaseError } from '../errors.js';
 import { quoteIdent, type Db } from '../mysql/connection.js';
 import { FieldKind } from '../mysql/row-format.js';
-
-/** Per-table figures taken inside the snapshot and recomputed after every restore. */
-export interface TableFigures {
-  rows: number;
-  /** Sum over rows of CRC32(row text), as a decimal string: order-independent. */
-  checksum: string;
-}
+import type { TableFigures } from '../format/details.js';
 
 export const DATA_PREAMBLE =
   "SET NAMES utf8mb4;\nSET time_zone='+00:00';\nSET sql_mode='NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION';\n" +

@@ -1,7 +1,4 @@
-import { text } from 'node:stream/consumers';
-import { snapshotPrefix } from './layout.js';
-import type { Manifest } from './manifest.js';
-import type { Storage } from '../repository/storage.js';
+import { drillKey } from './layout.js';
 
 export const DRILL_FORMAT = 'ngcp-backup/drill/1';
 
@@ -19,23 +16,20 @@ export interface DrillReport {
   restoredBytes: number;
 }
 
-export function drillKey(manifest: Manifest, at: Date): string {
-  return `${snapshotPrefix(manifest.node, manifest.id)}drills/${at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+export function drillReportKey(report: DrillReport): string {
+  return drillKey(report.node, report.snapshot, new Date(report.startedAt));
 }
 
-/**
- * The newest drill report among `keys` that passed: what "last proven restorable" means, for
- * `list` and for prune (which never removes the newest proven snapshot). A report that cannot
- * be read or parsed proves nothing.
- */
-export async function newestPassedDrill(storage: Storage, keys: string[]): Promise<DrillReport | undefined> {
-  for (const key of [...keys].sort().reverse()) {
-    try {
-      const report = JSON.parse(await text(await storage.get(key))) as DrillReport | null;
-      if (report?.ok === true) return report;
-    } catch {
-      // unreadable: look at the next older one
-    }
+export function serializeDrillReport(report: DrillReport): Buffer {
+  return Buffer.from(JSON.stringify(report, null, 2) + '\n');
+}
+
+/** A drill report, or undefined when the text is not one: a report that cannot be read proves nothing. */
+export function parseDrillReport(text: string): DrillReport | undefined {
+  try {
+    const r = JSON.parse(text) as DrillReport | null;
+    return r && typeof r === 'object' && typeof r.ok === 'boolean' ? r : undefined;
+  } catch {
+    return undefined;
   }
-  return undefined;
 }

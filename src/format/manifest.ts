@@ -1,7 +1,5 @@
-import { text } from 'node:stream/consumers';
 import { IntegrityError } from '../errors.js';
-import type { Storage } from '../repository/storage.js';
-import { manifestKey, SNAPSHOT_ID, snapshotsPrefix } from './layout.js';
+import { parseStoredJson } from './json.js';
 import type { SnapshotKind } from './layout.js';
 
 export const MANIFEST_FORMAT = 'ngcp-backup/manifest/1';
@@ -57,34 +55,9 @@ export function serializeManifest(m: Manifest): Buffer {
 }
 
 export function parseManifest(text: string, where: string): Manifest {
-  let m: Manifest;
-  try {
-    m = JSON.parse(text) as Manifest;
-  } catch {
-    throw new IntegrityError(`${where} is not valid JSON`);
-  }
+  const m = parseStoredJson(text, where) as Manifest | null;
   if (m?.format !== MANIFEST_FORMAT || !Array.isArray(m.objects) || typeof m.id !== 'string') {
     throw new IntegrityError(`${where} is not an ngcp-backup manifest (format ${JSON.stringify(m?.format)})`);
   }
   return m;
-}
-
-export async function readManifest(storage: Storage, node: string, id: string): Promise<Manifest> {
-  const key = manifestKey(node, id);
-  return parseManifest(await text(await storage.get(key)), `${storage.location}/${key}`);
-}
-
-export interface SnapshotRef {
-  node: string;
-  id: string;
-}
-
-/** Every snapshot that has a manifest (complete snapshots only), oldest first. */
-export async function listSnapshots(storage: Storage, node?: string): Promise<SnapshotRef[]> {
-  const refs: SnapshotRef[] = [];
-  for await (const o of storage.list(snapshotsPrefix(node))) {
-    const m = /^snapshots\/([^/]+)\/([^/]+)\/manifest\.json$/.exec(o.key);
-    if (m && SNAPSHOT_ID.test(m[2]!)) refs.push({ node: m[1]!, id: m[2]! });
-  }
-  return refs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.node.localeCompare(b.node)));
 }

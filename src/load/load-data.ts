@@ -1,7 +1,4 @@
-import { once } from 'node:events';
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { Writable } from 'node:stream';
-import type { QueryOptions } from 'mysql2';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { IntegrityError } from '../errors.js';
 import { quoteIdent, quoteString, type Db } from '../mysql/connection.js';
 import { FieldKind, rowFormat } from '../mysql/row-format.js';
@@ -9,7 +6,7 @@ import { eachLine } from './sql-lines.js';
 
 /**
  * Rows through LOAD DATA LOCAL INFILE rather than INSERT: the server parses a plain field list
- * about twice as fast as INSERT statements (DESIGN.md: 17.1 s against 40.8 s for 2M rows).
+ * about twice as fast as INSERT statements (docs/design.md, "Measured facts": 17.1 s against 40.8 s for 2M rows).
  *
  * A data file's row lines, `(v1,'text',NULL),`, already are what LOAD DATA reads with
  * FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\'' ESCAPED BY '\\': QUOTE()'s escapes
@@ -60,9 +57,8 @@ export async function loadDataFile(db: Db, database: string, table: string, colu
     `LOAD DATA LOCAL INFILE ${quoteString(`${database}.${table}`)} INTO TABLE ${quoteIdent(database)}.${quoteIdent(table)} CHARACTER SET utf8mb4 ` +
     "FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '''' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' " +
     columnList;
-  const socket = (db.raw as unknown as { stream: Writable }).stream;
   try {
-    await db.querySecret({ sql, infileStreamFactory: () => throttled(lines, socket) } as QueryOptions, what);
+    await db.loadLocalInfile(sql, lines, what);
   } catch (error) {
     throw failure ?? error;
   } finally {
@@ -72,24 +68,7 @@ export async function loadDataFile(db: Db, database: string, table: string, colu
 }
 
 /**
- * mysql2 writes every chunk of an infile stream to the socket as it comes, whatever the
- * socket has queued: fed faster than the server reads, it would hold the whole file in memory.
- * This passes chunks on only while the socket has less than `limit` bytes waiting.
- */
-function throttled(source: Readable, socket: Writable, limit = 4 * 1024 * 1024): Readable {
-  const out = new PassThrough({ highWaterMark: 64 * 1024 });
-  (async () => {
-    for await (const chunk of source) {
-      while (socket.writableLength > limit) await once(socket, 'drain');
-      if (!out.write(chunk)) await once(out, 'drain');
-    }
-    out.end();
-  })().catch((error: unknown) => out.destroy(error as Error));
-  return out;
-}
-
-/**
- * A data file (see src/dump/sql-data.ts) in, LOAD DATA lines out: `(v1,...,vn),` or `(...);`
+ * A data file (see src/dump/table-data.ts) in, LOAD DATA lines out: `(v1,...,vn),` or `(...);`
  * becomes `v1,...,vn` and a newline; comments, SET and the INSERT header lines are dropped.
  * Every row line is one line: the dump escapes newlines.
  */

@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { IntegrityError } from '../errors.js';
 
 /**
- * Splits a data file written by TableData (src/dump/sql-data.ts) into statements. Every row is one line and a
+ * Splits a data file written by TableData (src/dump/table-data.ts) into statements. Every row is one line and a
  * statement ends at a line ending in ';' (row text cannot contain a raw newline), so no SQL
  * parsing is needed; comment lines are dropped. Emits one string per statement; memory is one
  * statement (about 1 MiB) plus one read chunk.

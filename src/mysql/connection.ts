@@ -1,11 +1,13 @@
+import { once } from 'node:events';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket, QueryOptions } from 'mysql2';
 import { DatabaseError } from '../errors.js';
 import type { MysqlTarget } from './credentials.js';
 
 /**
- * A thin promise wrapper over one mysql2 connection. Streaming queries use `raw` (the
- * callback connection), everything else goes through query().
+ * A thin promise wrapper over one mysql2 connection: the only module that touches mysql2 and its
+ * internals (row packets for the dump, the socket for LOAD DATA's backpressure).
  */
 export class Db {
   private closed = false;
@@ -46,7 +48,7 @@ export class Db {
 
   /**
    * Runs a query and hands each row's text-protocol payload, buf[start, end), to onRow, as it
-   * arrives: mysql2 parses no field and builds no row object (DESIGN.md: per-field JavaScript
+   * arrives: mysql2 parses no field and builds no row object (docs/design.md: per-field JavaScript
    * caps a dump near 48 MB/s). pause()/resume() stop and restart reading from the server.
    * Resolves when the last row was handed over; rejects on a query error, an error thrown by
    * onRow, or the connection dying (mysql2 tells a streaming query nothing then: it would wait
@@ -89,6 +91,15 @@ export class Db {
     return { done, pause: () => raw.pause(), resume: () => raw.resume() };
   }
 
+  /**
+   * Runs `LOAD DATA LOCAL INFILE ...` (sql) with `data` as the file's content. `what` names the
+   * statement in an error instead of its text.
+   */
+  async loadLocalInfile(sql: string, data: Readable, what: string): Promise<void> {
+    const socket = (this.raw as unknown as { stream: Writable }).stream;
+    await this.querySecret({ sql, infileStreamFactory: () => throttled(data, socket) } as QueryOptions, what);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -104,6 +115,23 @@ export class Db {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/**
+ * mysql2 writes every chunk of an infile stream to the socket as it comes, whatever the
+ * socket has queued: fed faster than the server reads, it would hold the whole file in memory.
+ * This passes chunks on only while the socket has less than `limit` bytes waiting.
+ */
+function throttled(source: Readable, socket: Writable, limit = 4 * 1024 * 1024): Readable {
+  const out = new PassThrough({ highWaterMark: 64 * 1024 });
+  (async () => {
+    for await (const chunk of source) {
+      while (socket.writableLength > limit) await once(socket, 'drain');
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    out.end();
+  })().catch((error: unknown) => out.destroy(error as Error));
+  return out;
 }
 
 /** The parts of mysql2's internals rowPackets relies on (lib/commands/query.js, lib/packets/packet.js). */

@@ -4,7 +4,7 @@ import { quoteIdent } from './connection.js';
  * Each row becomes one line of SQL values, `(v1,v2,...)`. Two renderings give the same bytes:
  * - `expression`, SQL the server evaluates: recomputes a restored table's figures;
  * - `selectList` + `kinds`: what the dump selects and renders from the raw row bytes in one
- *   pass (src/dump/sql-data.ts), with no per-field objects (DESIGN.md: per-field JavaScript caps
+ *   pass (src/dump/table-data.ts), with no per-field objects (docs/design.md: per-field JavaScript caps
  *   a dump near 48 MB/s; evaluating the expression on the server cost 20 CPU-s for 2M CDRs,
  *   plain SELECT 8 CPU-s).
  * Every rendering is chosen so that loading the text gives back the same bits:

@@ -2,6 +2,7 @@ import type { DatabaseInfo } from './catalog.js';
 import { quoteIdent, quoteString, type Db } from './connection.js';
 import { replaceColumnType } from './enum-labels.js';
 import { DatabaseError } from '../errors.js';
+import type { ObjectCounts } from '../format/details.js';
 
 /**
  * Schema files are loadable by the `mariadb` client as they are and easy to split for our
@@ -55,13 +56,6 @@ export async function databaseSchemaSql(db: Db, database: DatabaseInfo, sequence
   }
   out.push(FOOTER);
   return out.join('');
-}
-
-export interface ObjectCounts {
-  views: number;
-  routines: number;
-  triggers: number;
-  events: number;
 }
 
 /** Routines, views (in dependency order), triggers and events, each with its own sql_mode. */

@@ -1,7 +1,8 @@
 /**
- * Scratch MariaDB servers for tests, the demo and the benchmark: each one has its own datadir,
- * socket, pid file and TCP port on 127.0.0.1, and is copied from one template datadir that is
- * initialised once per machine (mariadb-install-db costs seconds, a copy costs a fraction).
+ * Scratch MariaDB servers: what a drill restores into (and, through testkit/, what tests, the demo
+ * and the benchmark run on). Each one has its own datadir, socket, pid file and TCP port on
+ * 127.0.0.1, and is copied from one template datadir that is initialised once per machine and
+ * work directory (mariadb-install-db costs seconds, a copy costs a fraction).
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promises as fs, existsSync } from 'node:fs';
@@ -10,11 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { isMainThread } from 'node:worker_threads';
-import mysql from 'mysql2/promise';
+import { requireTool } from '../util/tools.js';
+import { connect } from './connection.js';
 
 const execFileAsync = promisify(execFile);
 
-export interface MariadbInstance {
+export interface ScratchServer {
   socket: string;
   port: number;
   host: '127.0.0.1';
@@ -22,9 +24,13 @@ export interface MariadbInstance {
   stop(): Promise<void>;
 }
 
-export interface MariadbInstanceOptions {
+export interface ScratchServerOptions {
+  /** Where the server's own temporary directory and the template datadir go (default: the OS's). */
+  workDir?: string;
   /** Directory for datadir, socket, pid and log. Kept after stop() when given. */
   dir?: string;
+  /** innodb_buffer_pool_size in MiB (default 256). */
+  bufferPoolMiB?: number;
   /** Turn the binary log on (log-bin, server-id, binlog_format=ROW). */
   binlog?: boolean;
   /** TCP port on 127.0.0.1; a free one is picked when omitted. */
@@ -37,6 +43,14 @@ export interface MariadbInstanceOptions {
 
 const MARIADBD = process.env.NGCP_BACKUP_MARIADBD ?? 'mariadbd';
 const INSTALL_DB = process.env.NGCP_BACKUP_MARIADB_INSTALL_DB ?? 'mariadb-install-db';
+
+/**
+ * Checks, before any work, that the MariaDB server programs a scratch server needs are installed;
+ * a missing one is a ToolMissingError naming it and the package.
+ */
+export async function checkScratchServerTools(): Promise<void> {
+  for (const tool of [MARIADBD, INSTALL_DB]) await requireTool(tool, 'mariadb-server', 'a drill restores into a scratch MariaDB server');
+}
 
 /** Every server this process started and has not stopped, killed if the process exits. */
 const running = new Set<ChildProcess>();
@@ -71,17 +85,19 @@ export function mariadbVersion(): Promise<string> {
   return versionPromise;
 }
 
-let templatePromise: Promise<string> | undefined;
+const templates = new Map<string, Promise<string>>();
 
 /**
  * The template datadir for this machine's MariaDB version, created on first use. Built in a
  * temporary directory and renamed into place, so a process that loses the race simply uses the
  * winner's template.
  */
-export function templateDatadir(): Promise<string> {
-  templatePromise ??= (async () => {
+export function templateDatadir(workDir = os.tmpdir()): Promise<string> {
+  let templatePromise = templates.get(workDir);
+  if (templatePromise) return templatePromise;
+  templatePromise = (async () => {
     const version = (await mariadbVersion()).replace(/[^A-Za-z0-9._-]/g, '_');
-    const final = path.join(os.tmpdir(), `ngcp-backup-mariadb-template-${version}`);
+    const final = path.join(workDir, `ngcp-backup-mariadb-template-${version}`);
     if (existsSync(path.join(final, 'data', 'mysql'))) return final;
     const tmp = await fs.mkdtemp(`${final}.tmp-`);
     try {
@@ -114,9 +130,8 @@ export function templateDatadir(): Promise<string> {
     }
     return final;
   })();
-  templatePromise.catch(() => {
-    templatePromise = undefined;
-  });
+  templates.set(workDir, templatePromise);
+  templatePromise.catch(() => templates.delete(workDir));
   return templatePromise;
 }
 
@@ -164,11 +179,13 @@ function hasSetpriv(): Promise<boolean> {
   return setprivPromise;
 }
 
-export async function startMariadbInstance(options: MariadbInstanceOptions = {}): Promise<MariadbInstance> {
+export async function startScratchServer(options: ScratchServerOptions = {}): Promise<ScratchServer> {
   installExitHook();
-  const template = await templateDatadir();
+  const workDir = options.workDir ?? os.tmpdir();
+  await fs.mkdir(workDir, { recursive: true, mode: 0o700 });
+  const template = await templateDatadir(workDir);
   const ownDir = options.dir === undefined;
-  const dir = options.dir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'ngcp-backup-mariadb-')));
+  const dir = options.dir ?? (await fs.mkdtemp(path.join(workDir, 'ngcp-backup-mariadb-')));
   await fs.mkdir(dir, { recursive: true });
   const datadir = path.join(dir, 'data');
   try {
@@ -198,8 +215,8 @@ async function launch(
   datadir: string,
   port: number,
   ownDir: boolean,
-  options: MariadbInstanceOptions,
-): Promise<MariadbInstance> {
+  options: ScratchServerOptions,
+): Promise<ScratchServer> {
   // A unix socket path is limited to 107 bytes; a deep caller dir would silently break it.
   let socket = path.join(dir, 'mysqld.sock');
   if (Buffer.byteLength(socket) > 100) {
@@ -217,7 +234,7 @@ async function launch(
     `--tmpdir=${path.join(dir, 'tmp')}`,
     `--log-error=${errorLog}`,
     '--log-warnings=1',
-    '--innodb-buffer-pool-size=256M',
+    `--innodb-buffer-pool-size=${options.bufferPoolMiB ?? 256}M`,
     // Index builds (ALTER TABLE ... ADD KEY, bulk loads into empty tables) sort in this buffer.
     '--innodb-sort-buffer-size=64M',
     '--innodb-log-file-size=256M',
@@ -282,8 +299,8 @@ async function launch(
       );
     }
     try {
-      const conn = await mysql.createConnection({ socketPath: socket, user: 'root', password: '' });
-      await conn.end();
+      const conn = await connect(root(socket));
+      await conn.close();
       break;
     } catch {
       /* not up yet */
@@ -300,12 +317,12 @@ async function launch(
 
   // mariadb-install-db makes root@localhost, root@127.0.0.1 and root@::1 with an empty
   // password; make sure of 127.0.0.1 in case the template came from an older installer.
-  const admin = await mysql.createConnection({ socketPath: socket, user: 'root', password: '' });
+  const admin = await connect(root(socket));
   try {
     await admin.query("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY ''");
     await admin.query("GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION");
   } finally {
-    await admin.end();
+    await admin.close();
   }
 
   let stopping: Promise<void> | undefined;
@@ -313,12 +330,12 @@ async function launch(
     stopping ??= (async () => {
       if (!exited) {
         try {
-          const conn = await mysql.createConnection({ socketPath: socket, user: 'root', password: '' });
+          const conn = await connect(root(socket));
           // The datadir is about to be deleted: skip flushing the buffer pool (seconds to a
           // minute after a big load). A caller's own dir gets a normal shutdown.
           if (ownDir) await conn.query('SET GLOBAL innodb_fast_shutdown = 2').catch(() => undefined);
           await conn.query('SHUTDOWN').catch(() => undefined);
-          await conn.end().catch(() => undefined);
+          await conn.close().catch(() => undefined);
         } catch {
           child.kill('SIGTERM');
         }
@@ -343,4 +360,8 @@ async function launch(
   };
 
   return { socket, port, host: '127.0.0.1', dir, stop };
+}
+
+function root(socket: string) {
+  return { socket, user: 'root', describe: `the scratch MariaDB at ${socket}` };
 }

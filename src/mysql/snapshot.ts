@@ -2,12 +2,7 @@ import { DatabaseError } from '../errors.js';
 import { listDatabases, type DatabaseInfo } from './catalog.js';
 import { connect, connectForRows, type Db } from './connection.js';
 import type { MysqlTarget } from './credentials.js';
-
-export interface BinlogPosition {
-  file: string;
-  position: number;
-  gtid: string;
-}
+import type { BinlogPosition } from '../format/details.js';
 
 /**
  * One consistent instant across every database, the mydumper way: a global read lock, then

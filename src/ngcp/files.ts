@@ -1,21 +1,8 @@
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeDataError } from '../errors.js';
+import type { NodeFileEntry } from '../format/files-index.js';
 import { certificatePaths } from './certs.js';
-
-/** One file, directory or symlink of the node that goes into the files artifact. */
-export interface NodeFileEntry {
-  /** Node path, absolute (as on the node, not including node.root). */
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  mode: number;
-  uid: number;
-  gid: number;
-  user: string;
-  group: string;
-  size: number;
-  mtime: string;
-}
 
 export const SEED_FILES = ['/etc/ngcp-config/config.yml', '/etc/ngcp-config/constants.yml', '/etc/mysql/debian.cnf'];
 /** Legacy nodes have sipwise.cnf, newer ones sipwise_extra.cnf: one of them must be there. */

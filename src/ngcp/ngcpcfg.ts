@@ -8,7 +8,7 @@ import { info, type Reporter } from '../report/reporter.js';
  * restored files, syncs database grants and credentials, restarts services. Its output is
  * streamed; a non-zero exit fails the restore (exit 17).
  */
-export async function runApply(command: string[], message: string, reporter: Reporter, signal?: AbortSignal): Promise<void> {
+export async function runNgcpcfgApply(command: string[], message: string, reporter: Reporter, signal?: AbortSignal): Promise<void> {
   const [file, ...args] = command;
   const child = spawn(file!, [...args, message], { stdio: ['ignore', 'pipe', 'pipe'], signal });
   const tail: string[] = [];

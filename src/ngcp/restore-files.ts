@@ -4,8 +4,8 @@ import path from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Parser, type ReadEntry } from 'tar';
-import { FILES_INDEX } from './files-artifact.js';
-import { CONFIG_DIR, ownerNames, type NodeFileEntry } from './files.js';
+import { FILES_INDEX, type NodeFileEntry } from '../format/files-index.js';
+import { CONFIG_DIR, ownerNames } from './files.js';
 
 export interface FilesRestoreResult {
   restored: string[];

@@ -1,5 +1,3 @@
-import { Transform } from 'node:stream';
-
 /**
  * Progress of long work (a dump, a download, a CDR shipment) for an operator at a terminal: one
  * line on stderr, redrawn in place at most every 250 ms, with done/total, percent, rate and ETA.
@@ -119,14 +117,4 @@ export function formatDuration(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const ss = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
-}
-
-/** A pass-through stream that tells onBytes the size of every chunk going by. */
-export function createCountStream(onBytes: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      onBytes(chunk.length);
-      callback(null, chunk);
-    },
-  });
 }

@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  DiskFullError,
   NgcpBackupError,
   ObjectNotFoundError,
   RepositoryAccessError,
@@ -279,6 +280,9 @@ export class FileStorage implements Storage {
       return path !== this.root && this.rootExistsSync() ? new ObjectNotFoundError(key, { cause: err }) : this.missingRoot(err);
     }
     if (code === 'ENOENT' && (path === this.root || !this.rootExistsSync())) return this.missingRoot(err);
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new DiskFullError(`no space left to ${what} ${path} in repository ${this.root}: free space there, or use another repository`, { cause: err });
+    }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       return new RepositoryAccessError(`no permission to ${what} ${path} in repository ${this.root}`, { cause: err });
     }

@@ -2,21 +2,28 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { FileStorage } from './file-storage.js';
 import { S3Storage, type S3StorageOptions } from './s3/s3-storage.js';
+import { DEFAULT_RETRY, RetryingStorage } from './retry.js';
 import type { Storage } from './storage.js';
 
 export type OpenStorageOptions = Pick<
   S3StorageOptions,
-  'endpoint' | 'region' | 'pathStyle' | 'partSize' | 'queueSize' | 'maxAttempts' | 'credentials' | 'objectLock'
+  'endpoint' | 'region' | 'pathStyle' | 'partSize' | 'queueSize' | 'maxAttempts' | 'credentials' | 'objectLock' | 'retry' | 'onRetry'
 >;
 
 const KEY = 'repository.url';
 
 /**
- * The Storage a repository URL names: `file:///abs/dir` or `s3://bucket[/prefix]`.
+ * The Storage a repository URL names, `file:///abs/dir` or `s3://bucket[/prefix]`, with its
+ * wrappers (retry: repository/retry.ts) stacked here and nowhere else.
  * S3 options apply to `s3://` only; credentials come from the standard AWS chain unless given.
  * Never echoes the URL in an error: an operator may have pasted credentials into it.
  */
 export function openStorage(url: string, options: OpenStorageOptions = {}): Storage {
+  const policy = { ...(options.retry ?? DEFAULT_RETRY), ...(options.maxAttempts !== undefined ? { attempts: options.maxAttempts } : {}) };
+  return new RetryingStorage(openBackend(url, options), policy, options.onRetry);
+}
+
+function openBackend(url: string, options: OpenStorageOptions): Storage {
   const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
     throw new ConfigError(

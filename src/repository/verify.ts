@@ -1,11 +1,9 @@
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
-import { IntegrityError, ObjectNotFoundError } from '../errors.js';
-import type { Progress } from '../report/progress.js';
-import { createHashStream } from '../stream/hash.js';
-import { forEachConcurrently } from '../util/pool.js';
+import { IntegrityError } from '../errors.js';
 import { snapshotPrefix } from '../format/layout.js';
 import type { Manifest } from '../format/manifest.js';
+import type { Progress } from '../report/progress.js';
+import { forEachConcurrently } from '../util/pool.js';
+import { checkStored } from './sealed.js';
 import type { Storage } from './storage.js';
 
 export interface VerifyResult {
@@ -28,16 +26,15 @@ export async function verifySnapshot(storage: Storage, manifest: Manifest, optio
   const total = manifest.objects.reduce((n, o) => n + o.size, 0);
   await forEachConcurrently(manifest.objects, options.concurrency ?? 4, async (o) => {
     options.signal?.throwIfAborted();
-    try {
-      const hash = createHashStream();
-      await pipeline(await storage.get(prefix + o.name), hash, new Writable({ write: (c: Buffer, _e, done) => (options.progress?.update((read += c.length), total), done()) }), { signal: options.signal });
-      bytes += hash.size;
-      if (hash.size !== o.size) problems.push(`${o.name}: ${hash.size} bytes stored, manifest says ${o.size}`);
-      else if (hash.sha256 !== o.sha256) problems.push(`${o.name}: sha256 ${hash.sha256} does not match the manifest's ${o.sha256}`);
-    } catch (error) {
-      if (error instanceof ObjectNotFoundError) problems.push(`${o.name}: missing`);
-      else throw error;
-    }
+    const problem = await checkStored(storage, prefix + o.name, o, {
+      whose: 'the manifest',
+      signal: options.signal,
+      onBytes: (n) => {
+        bytes += n;
+        options.progress?.update((read += n), total);
+      },
+    });
+    if (problem) problems.push(`${o.name}: ${problem}`);
   });
   return { objects: manifest.objects.length, bytes, seconds: (performance.now() - t0) / 1000, problems: problems.sort() };
 }

@@ -1,18 +1,17 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, Writable, type Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { SnapshotDetails } from '../app/backup.js';
-import { createDecryptStream } from '../crypto/age.js';
-import { IntegrityError, NgcpBackupError, ObjectNotFoundError, RefusedError } from '../errors.js';
+import { text } from 'node:stream/consumers';
+import { IntegrityError, NgcpBackupError, RefusedError } from '../errors.js';
+import { parseDetails, type SnapshotDetails } from '../format/details.js';
 import { snapshotPrefix } from '../format/layout.js';
 import type { Manifest, ManifestObject } from '../format/manifest.js';
+import { checkStored, isCompressed, openSealed } from '../repository/sealed.js';
 import type { Storage } from '../repository/storage.js';
-import { createCountStream, type Progress } from '../report/progress.js';
+import type { Progress } from '../report/progress.js';
 import { info, type Reporter } from '../report/reporter.js';
-import { createHashStream } from '../stream/hash.js';
-import { createZstdDecompressStream } from '../stream/zstd.js';
 import { forEachConcurrently } from '../util/pool.js';
 
 export interface FetchedSnapshot {
@@ -49,37 +48,30 @@ export async function fetchSnapshot(
   const local = (name: string) => path.join(dir, encodeURIComponent(name));
   const prefix = snapshotPrefix(manifest.node, manifest.id);
   let downloaded = 0;
-  const count = (n: number): void => options.progress?.update((downloaded += n), need);
   try {
     await forEachConcurrently(objects, options.concurrency ?? 4, async (o) => {
       options.signal?.throwIfAborted();
-      const hash = createHashStream();
-      try {
-        await pipeline(await storage.get(prefix + o.name), hash, createCountStream(count), createWriteStream(local(o.name), { mode: 0o600 }), { signal: options.signal });
-      } catch (error) {
-        if (error instanceof ObjectNotFoundError) throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is missing from the repository`);
-        throw error;
-      }
-      if (hash.size !== o.size || hash.sha256 !== o.sha256) {
-        throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is damaged: ${hash.size} bytes with sha256 ${hash.sha256}, the manifest says ${o.size} bytes with sha256 ${o.sha256}`);
-      }
+      const problem = await checkStored(storage, prefix + o.name, o, {
+        whose: 'the manifest',
+        sink: createWriteStream(local(o.name), { mode: 0o600 }),
+        signal: options.signal,
+        onBytes: (n) => options.progress?.update((downloaded += n), need),
+      });
+      if (problem === 'missing') throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is missing from the repository`);
+      if (problem) throw new IntegrityError(`object ${o.name} of snapshot ${manifest.id} is damaged: ${problem}`);
     });
     info(options.reporter, 'downloaded and checked every object', { objects: objects.length, bytes: need });
 
     const open = async (name: string): Promise<Readable> => {
-      const source = createReadStream(local(name));
-      const out = new PassThrough({ highWaterMark: 1 << 20 });
-      const stages = [createDecryptStream(identities), ...(name.endsWith('.zst.age') ? [createZstdDecompressStream()] : [])];
-      pipeline([source, ...stages, out]).catch((error: unknown) => out.destroy(describe(error, name)));
+      const out = openSealed(createReadStream(local(name)), identities, { compressed: isCompressed(name) });
+      out.on('error', (error) => describe(error, name));
       return out;
     };
     let details: SnapshotDetails | undefined;
     await forEachConcurrently(objects, options.concurrency ?? 2, async (o) => {
       options.signal?.throwIfAborted();
-      const chunks: Buffer[] = [];
-      const keep = o.role === 'details';
-      await pipeline(await open(o.name), new Writable({ write: (c, _e, done) => (keep && chunks.push(c), done()) }));
-      if (keep) details = JSON.parse(Buffer.concat(chunks).toString('utf8')) as SnapshotDetails;
+      if (o.role === 'details') details = parseDetails(await text(await open(o.name)), `object ${o.name} of snapshot ${manifest.id}`);
+      else await pipeline(await open(o.name), new Writable({ write: (_c, _e, done) => done() }));
     });
     info(options.reporter, 'every object decrypts and decompresses');
     if (!details) throw new IntegrityError(`snapshot ${manifest.id} has no details object`);
@@ -91,9 +83,8 @@ export async function fetchSnapshot(
 }
 
 /** Names the object in a key or integrity error, so the operator knows which one. */
-function describe(error: unknown, name: string): Error {
+function describe(error: unknown, name: string): void {
   if (error instanceof NgcpBackupError && !error.message.startsWith(name)) error.message = `${name}: ${error.message}`;
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 function mib(n: number): string {

@@ -1,10 +1,9 @@
-import { newestPassedDrill } from '../format/drill-report.js';
 import { mapConcurrently } from '../util/pool.js';
 import { ObjectNotFoundError } from '../errors.js';
 import { manifestKey, snapshotPrefix, snapshotsPrefix, SNAPSHOT_ID, snapshotTime } from '../format/layout.js';
-import { readManifest } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
 import { planRetention, type Policies } from './policy.js';
+import { newestPassedDrill, readManifest } from '../repository/snapshots.js';
 
 /**
  * Prune, as plan then apply: planPrune reads the repository and decides (nothing is changed);

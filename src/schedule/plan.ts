@@ -1,8 +1,6 @@
+import type { JobName } from '../format/job-record.js';
 import { nextRun, parseCron, previousRun, type CronSchedule } from './cron.js';
 
-/** The jobs that keep records; restore and cdr restore take the lock but are not scheduled. */
-export const JOBS = ['backup', 'cdr-ship', 'prune', 'drill'] as const;
-export type JobName = (typeof JOBS)[number];
 
 export interface ScheduledJob {
   job: JobName;

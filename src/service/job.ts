@@ -1,17 +1,17 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
-import { ExitCode, exitCodeOf, InterruptedError, NgcpBackupError, ConfigError } from '../errors.js';
+import { classifyError, ConfigError, ExitCode, exitCodeOf, InterruptedError, NgcpBackupError } from '../errors.js';
 import { readNodeName } from '../ngcp/facts.js';
 import { hostName, sendAlerts } from './alerts.js';
 import { openLogFile, type LogFile } from './log-file.js';
 import { renderMetrics, writeMetrics } from './metrics.js';
 import { info, silentReporter, teeReporter, warn, type Reporter } from '../report/reporter.js';
-import { appendRun, readRecords, type JobRun } from './records.js';
+import { appendRun, readRecords } from './records.js';
 import { redact } from '../report/secrets.js';
-import { snapshotsPrefix } from '../format/layout.js';
+import { nodePrefixes } from '../format/layout.js';
 import type { Storage } from '../repository/storage.js';
 import { acquireLock, describeHolder } from './lock.js';
-import type { JobName } from '../schedule/plan.js';
+import type { JobRun, JobName } from '../format/job-record.js';
 
 /**
  * Everything around a run of a job that writes: the host's lock (taking over a stale one and
@@ -24,8 +24,6 @@ export interface JobEnv {
   /** The terminal (or journal) reporter; the log file is added here. */
   reporter: Reporter;
   signal: AbortSignal;
-  /** Seconds to wait for the lock (undefined: fail at once, Infinity: until the signal). */
-  lockWait?: number;
   now?: () => Date;
 }
 
@@ -41,6 +39,8 @@ export interface JobSpec {
   command: string;
   /** Recorded jobs keep a run record, metrics and alerts; restore and cdr restore only lock and log. */
   record?: JobName;
+  /** Seconds to wait for the lock (undefined: fail at once, Infinity: until the signal). */
+  lockWait?: number;
 }
 
 export async function runJob<T>(env: JobEnv, spec: JobSpec, body: (reporter: Reporter) => Promise<{ value: T; outcome?: JobOutcome }>): Promise<T> {
@@ -104,7 +104,7 @@ async function takeLock(env: JobEnv, spec: JobSpec, reporter: Reporter) {
   return acquireLock({
     dir,
     command: spec.command,
-    waitSeconds: env.lockWait,
+    waitSeconds: spec.lockWait,
     signal: env.signal,
     onWait: (h) => info(reporter, `waiting for the lock: ${describeHolder(h)} holds it`),
   });
@@ -118,7 +118,7 @@ async function takeLock(env: JobEnv, spec: JobSpec, reporter: Reporter) {
 async function cleanupAfterTakeover(storage: Storage, node: string, holder: string, reporter: Reporter): Promise<void> {
   let removed = 0;
   let failed: string | undefined;
-  for (const prefix of [snapshotsPrefix(node), `cdr/${node}/`]) {
+  for (const prefix of nodePrefixes(node)) {
     try {
       removed += await storage.cleanupIncomplete(prefix);
     } catch (error) {
@@ -169,7 +169,8 @@ function failureOf(error: unknown, signal: AbortSignal): unknown {
   return reason instanceof InterruptedError ? reason : error;
 }
 
-function messageOf(failure: unknown): string {
+function messageOf(error: unknown): string {
+  const failure = classifyError(error);
   if (failure instanceof NgcpBackupError) return redact(failure.message);
   return redact(`internal error: ${(failure as Error)?.message ?? String(failure)}`);
 }

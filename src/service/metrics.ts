@@ -1,6 +1,5 @@
-import { JOBS } from '../schedule/plan.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
-import type { JobRecords } from './records.js';
+import { JOBS, type JobRecords } from '../format/job-record.js';
 
 /**
  * The job records as a Prometheus node_exporter textfile (text exposition format 0.0.4).

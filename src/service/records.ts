@@ -1,56 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { JOBS, type JobName } from '../schedule/plan.js';
+import { JOBS, nextRecord, type JobName, type JobRecord, type JobRecords, type JobRun } from '../format/job-record.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
 
 /**
- * The local record of job runs: one JSON file per job in the state directory (0600, written
- * atomically), holding the last run, the last successful run and the failure counters.
- * `status`, the metrics file and the daemon's missed-run check read it.
+ * The local record of job runs (src/format/job-record.ts): one JSON file per job in the state
+ * directory (0600, written atomically). `status`, the metrics file and the daemon's missed-run
+ * check read it.
  */
-export interface JobRun {
-  job: JobName;
-  result: 'ok' | 'failed';
-  started: string;
-  finished: string;
-  durationMs: number;
-  /** Bytes stored (backup, cdr-ship) or checked (drill). */
-  bytes: number | null;
-  snapshot: string | null;
-  error: string | null;
-  exitCode: number;
-  /** Backup only: how long the global read lock was held. */
-  lockMs: number | null;
-}
-
-export interface JobRecord {
-  format: 'ngcp-backup/job-record/1';
-  job: JobName;
-  last: JobRun;
-  lastSuccess: JobRun | null;
-  consecutiveFailures: number;
-  failuresTotal: number;
-  runsTotal: number;
-}
-
-export type JobRecords = Partial<Record<JobName, JobRecord>>;
-
 export function recordFile(stateDir: string, job: JobName): string {
   return path.join(stateDir, `job-${job}.json`);
-}
-
-/** The record after one more run (pure). */
-export function nextRecord(previous: JobRecord | undefined, run: JobRun): JobRecord {
-  const ok = run.result === 'ok';
-  return {
-    format: 'ngcp-backup/job-record/1',
-    job: run.job,
-    last: run,
-    lastSuccess: ok ? run : (previous?.lastSuccess ?? null),
-    consecutiveFailures: ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1,
-    failuresTotal: (previous?.failuresTotal ?? 0) + (ok ? 0 : 1),
-    runsTotal: (previous?.runsTotal ?? 0) + 1,
-  };
 }
 
 export async function readRecord(stateDir: string, job: JobName): Promise<JobRecord | undefined> {

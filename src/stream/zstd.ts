@@ -1,6 +1,6 @@
 /**
  * zstd through the `zstd` CLI (Node 20 has no zstd in zlib; the CLI did 210 MB/s, see
- * DESIGN.md), so what we write is exactly what an operator's `zstd -d` reads (invariant 8).
+ * docs/design.md), so what we write is exactly what an operator's `zstd -d` reads (invariant 8).
  */
 import { IntegrityError } from '../errors.js';
 import { ChildProcessError, createChildStream, describeFailure, type ChildProcessStream } from './child.js';

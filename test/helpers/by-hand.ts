@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
-import type { SnapshotDetails } from '../../src/app/backup.js';
 import type { Manifest } from '../../src/format/manifest.js';
 import { connect } from '../../src/mysql/connection.js';
 import { countSchemaObjects } from '../../src/mysql/schema-sql.js';
-import { startMariadbInstance } from '../../src/mysql/scratch-server.js';
+import { startMariadbInstance } from '../../testkit/scratch-mariadb.js';
 import { decryptWithCli } from './node.js';
+import type { SnapshotDetails } from '../../src/format/details.js';
 
 const execFileAsync = promisify(execFile);
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { startMariadbInstance, type MariadbInstance } from '../../src/mysql/scratch-server.js';
+import { startMariadbInstance, type MariadbInstance } from '../../testkit/scratch-mariadb.js';
 import { createSandboxNode, sandboxConfig, type SandboxNode } from '../../testkit/node.js';
 import { generateIdentity } from '../../src/crypto/age.js';
 

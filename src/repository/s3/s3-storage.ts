@@ -13,16 +13,13 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
-import {
-  ConfigError,
-  NgcpBackupError,
-  ObjectNotFoundError,
-  RepositoryAccessError,
-  RepositoryUnreachableError,
-} from '../../errors.js';
+import { ConfigError, NgcpBackupError, ObjectNotFoundError } from '../../errors.js';
 import { forEachConcurrently } from '../../util/pool.js';
 import { assertValidKey } from '../file-storage.js';
+import { DEFAULT_RETRY, type RetryEvent, type RetryPolicy } from '../retry.js';
 import type { ObjectInfo, ObjectLock, PutOptions, Storage } from '../storage.js';
+import { codeOf, mapS3Error, statusOf } from './errors.js';
+import { sdkRetryStrategy } from './retry-strategy.js';
 
 export interface S3Credentials {
   accessKeyId: string;
@@ -43,8 +40,15 @@ export interface S3StorageOptions {
   partSize?: number;
   /** Parts uploaded concurrently per put. */
   queueSize?: number;
-  /** Attempts per request, first included (the SDK's standard retry strategy). */
+  /**
+   * Attempts of an upload part, first included; other requests are sent once (RetryingStorage,
+   * which openStorage wraps around this, retries them). Default: the retry policy's.
+   */
   maxAttempts?: number;
+  /** The retry policy of upload parts (delays, bound). */
+  retry?: RetryPolicy;
+  /** Told of every retried upload part. */
+  onRetry?: (event: RetryEvent) => void;
   /** Absent: the standard AWS chain (environment, shared credentials file/profile, ...). */
   credentials?: S3Credentials;
   /** `repository.object_lock`: every put locks its object in this mode for this many days. */
@@ -53,81 +57,6 @@ export interface S3StorageOptions {
 
 export const DEFAULT_PART_SIZE = 5 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 2;
-export const DEFAULT_MAX_ATTEMPTS = 5;
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH',
-  'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'EPROTO',
-]);
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'TimeoutError',
-  'RequestTimeout', 'RequestTimeoutException', 'SlowDown', 'Throttling', 'ThrottlingException',
-  'TooManyRequestsException', 'RequestThrottled', 'InternalError', 'ServiceUnavailable',
-]);
-const ACCESS_CODES = new Set([
-  'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'Forbidden', 'InvalidToken',
-  'ExpiredToken', 'TokenRefreshRequired', 'AllAccessDisabled', 'AccountProblem',
-  'InvalidSecurity', 'RequestTimeTooSkewed',
-]);
-
-/**
- * What we keep of an SDK error as `cause`: the SDK's exceptions carry the raw response and
- * every unmodelled field of the error body (AWS puts SignatureProvided, StringToSign and
- * CanonicalRequest there), so they are never passed on.
- */
-export class S3ErrorSummary extends Error {
-  constructor(
-    readonly code: string,
-    readonly httpStatusCode: number | undefined,
-    readonly requestId: string | undefined,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'S3ErrorSummary';
-  }
-}
-
-function codeOf(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { code?: unknown; Code?: unknown; name?: unknown };
-  if (typeof e.code === 'string') return e.code;
-  if (typeof e.Code === 'string') return e.Code;
-  return typeof e.name === 'string' && e.name !== 'Error' ? e.name : undefined;
-}
-
-function statusOf(err: unknown): number | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const e = err as { $metadata?: { httpStatusCode?: unknown }; httpStatusCode?: unknown };
-  const s = e.$metadata?.httpStatusCode ?? e.httpStatusCode;
-  return typeof s === 'number' ? s : undefined;
-}
-
-/** A failure worth another attempt later: network trouble, throttling, a 5xx. */
-export function isTransient(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 8; depth++) {
-    const code = codeOf(e);
-    const status = statusOf(e);
-    if (code !== undefined && TRANSIENT_CODES.has(code)) return true;
-    if (status !== undefined && (status >= 500 || status === 429)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
-function summarize(err: unknown): S3ErrorSummary {
-  const code = codeOf(err) ?? 'Error';
-  const status = statusOf(err);
-  const requestId = (err as { $metadata?: { requestId?: string } } | null)?.$metadata?.requestId;
-  const raw = err instanceof Error ? err.message : String(err);
-  // Server messages are plain prose, but scrub anything signature-shaped all the same.
-  const message = raw
-    .replace(/(Signature|X-Amz-Signature|SignatureProvided)[=:]\s*[0-9a-fA-F]+/g, '$1=<redacted>')
-    .slice(0, 300);
-  // The SDK says "UnknownError" when the server sent no message (RGW never does; HEAD can't).
-  const informative = message !== '' && message !== 'UnknownError' && message !== code;
-  const parts = [code, status === undefined ? undefined : `HTTP ${status}`, informative ? message : undefined];
-  return new S3ErrorSummary(code, status, requestId, parts.filter((p) => p !== undefined).join(': '));
-}
 
 function isAwsHost(hostname: string): boolean {
   return /(^|\.)amazonaws\.com(\.cn)?$/i.test(hostname);
@@ -162,6 +91,8 @@ export class S3Storage implements Storage {
   /** Where requests go, for messages: the endpoint URL, or "AWS S3 (<region>)". */
   readonly endpointLabel: string;
   readonly client: S3Client;
+  /** Sends the requests of uploads (lib-storage's Upload), whose parts it retries by the policy. */
+  private readonly uploadClient: S3Client;
   private readonly partSize: number;
   private readonly queueSize: number;
   private readonly objectLockSetting: S3StorageOptions['objectLock'];
@@ -200,7 +131,8 @@ export class S3Storage implements Storage {
     const config: S3ClientConfig = {
       endpoint: endpoint?.href,
       forcePathStyle: options.pathStyle ?? custom,
-      maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      // Sent once: RetryingStorage retries whole operations (repository/retry.ts).
+      maxAttempts: 1,
       // Without a connect timeout a black-holed endpoint hangs each attempt for minutes. No
       // socket idle timeout: a get() stream may rightly sit paused while its consumer is busy.
       requestHandler: { connectionTimeout: 10_000 },
@@ -215,6 +147,8 @@ export class S3Storage implements Storage {
       config.responseChecksumValidation = 'WHEN_REQUIRED';
     }
     this.client = new S3Client(config);
+    const policy = { ...(options.retry ?? DEFAULT_RETRY), ...(options.maxAttempts !== undefined ? { attempts: options.maxAttempts } : {}) };
+    this.uploadClient = new S3Client({ ...config, maxAttempts: policy.attempts, retryStrategy: sdkRetryStrategy(policy, options.onRetry) });
   }
 
   async check(): Promise<void> {
@@ -275,7 +209,7 @@ export class S3Storage implements Storage {
       const lock = this.objectLockSetting;
       const retainUntil = lock === undefined ? undefined : new Date(Date.now() + lock.days * 86_400_000);
       const upload = new Upload({
-        client: this.client,
+        client: this.uploadClient,
         params: {
           Bucket: this.bucket,
           Key: fullKey,
@@ -291,7 +225,7 @@ export class S3Storage implements Storage {
       if (signal?.aborted) {
         // The abort came while the last request was on its way: the object exists now, but
         // the caller was promised nothing would be left behind.
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: fullKey })).catch(() => {});
+        await this.uploadClient.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: fullKey })).catch(() => {});
         throw signal.reason;
       }
     } catch (err) {
@@ -316,13 +250,13 @@ export class S3Storage implements Storage {
     const Key = this.fullKey(key);
     const VersionId = versionId === undefined || versionId === 'null' ? undefined : versionId;
     const lockedLongEnough = async (): Promise<boolean> => {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key, VersionId }));
+      const head = await this.uploadClient.send(new HeadObjectCommand({ Bucket: this.bucket, Key, VersionId }));
       const at = head.ObjectLockRetainUntilDate?.getTime();
       // Stores may round the date to the second.
       return at !== undefined && at >= until.getTime() - 1000;
     };
     if (await lockedLongEnough()) return;
-    await this.client.send(new PutObjectRetentionCommand({ Bucket: this.bucket, Key, VersionId, Retention: { Mode: mode, RetainUntilDate: until } }));
+    await this.uploadClient.send(new PutObjectRetentionCommand({ Bucket: this.bucket, Key, VersionId, Retention: { Mode: mode, RetainUntilDate: until } }));
     if (!(await lockedLongEnough())) {
       throw new NgcpBackupError(`bucket ${this.bucket} at ${this.endpointLabel} did not keep the Object Lock retention of ${key} (repository.object_lock)`);
     }
@@ -489,63 +423,15 @@ export class S3Storage implements Storage {
   /** Stops the client's sockets (keep-alive would otherwise hold the process open briefly). */
   destroy(): void {
     this.client.destroy();
+    this.uploadClient.destroy();
   }
 
   private fullKey(key: string): string {
     return this.prefix === '' ? key : `${this.prefix}/${key}`;
   }
 
-  private async toStorageError(err: unknown, op: string, key?: string): Promise<Error> {
-    if (err instanceof NgcpBackupError) return err;
-    const code = codeOf(err);
-    const status = statusOf(err);
-    const cause = summarize(err);
-    const where = `bucket ${this.bucket} at ${this.endpointLabel}`;
-
-    if (code === 'NoSuchBucket') {
-      return new RepositoryUnreachableError(`bucket ${this.bucket} does not exist at ${this.endpointLabel}`, { cause });
-    }
-    if (code === 'NoSuchKey' || (status === 404 && key !== undefined && (op === 'get' || op === 'stat' || op === 'remove'))) {
-      return new ObjectNotFoundError(key ?? '', { cause });
-    }
-    if (status === 404 && op === 'check') {
-      return new RepositoryUnreachableError(`bucket ${this.bucket} does not exist at ${this.endpointLabel}`, { cause });
-    }
-    if ((code !== undefined && ACCESS_CODES.has(code)) || status === 403 || status === 401) {
-      const keyId = await this.accessKeyId();
-      const who = keyId === undefined ? '' : ` for access key ${keyId}`;
-      const named = code !== undefined && code !== 'Unknown' && code !== 'Forbidden' ? code : `HTTP ${status}`;
-      const what =
-        /object lock/i.test(cause.message)
-          ? `the object is protected by S3 Object Lock`
-          : code === 'InvalidAccessKeyId'
-          ? `the access key is unknown`
-          : code === 'SignatureDoesNotMatch'
-            ? `the request signature does not match (wrong secret key for this access key?)`
-            : code === 'RequestTimeTooSkewed'
-              ? `the clock of this machine is too far off`
-              : `access denied (${named})`;
-      return new RepositoryAccessError(`${where} refused ${op}${who}: ${what}`, { cause });
-    }
-    if (code === 'CredentialsProviderError' || (err instanceof Error && /could not load credentials/i.test(err.message))) {
-      return new RepositoryAccessError(
-        `no S3 credentials for ${where}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_SHARED_CREDENTIALS_FILE/AWS_PROFILE`,
-        { cause },
-      );
-    }
-    if (err instanceof Error && /region is missing/i.test(err.message)) {
-      return new ConfigError(`repository.region is not set and no AWS region is configured (AWS_REGION)`, { cause });
-    }
-    if ((code !== undefined && (NETWORK_CODES.has(code) || code === 'TimeoutError')) || isDnsOrSocketError(err)) {
-      return new RepositoryUnreachableError(`cannot reach ${this.endpointLabel} for bucket ${this.bucket} (${code ?? 'network error'})`, {
-        cause,
-      });
-    }
-    if (status !== undefined && status >= 500) {
-      return new RepositoryUnreachableError(`${where} failed ${op}: ${cause.message}`, { cause });
-    }
-    const what = key === undefined ? '' : ` of ${key}`;
-    return new NgcpBackupError(`S3 ${op}${what} failed (${where}): ${cause.message}`, { cause });
+  private toStorageError(err: unknown, op: string, key?: string): Promise<Error> {
+    return mapS3Error(err, { bucket: this.bucket, endpointLabel: this.endpointLabel, op, key, accessKeyId: () => this.accessKeyId() });
   }
 
   private async accessKeyId(): Promise<string | undefined> {
@@ -557,13 +443,4 @@ export class S3Storage implements Storage {
       return undefined;
     }
   }
-}
-
-function isDnsOrSocketError(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
 }

@@ -1,0 +1,59 @@
+import test from 'ava';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The layout's rule (README, "Development"): imports run one way, from the commands down to the
+ * infrastructure. A folder may import its own modules and those of folders of a lower rank,
+ * never of its own rank or above; so there are no cycles between folders.
+ */
+const RANKS: Record<string, number> = {
+  'errors.ts': 0, 'version.ts': 0, util: 0,
+  stream: 1, crypto: 1, report: 1,
+  format: 2,
+  schedule: 3,
+  config: 4, repository: 4, mysql: 4,
+  ngcp: 5,
+  dump: 6, load: 6, cdr: 6, retention: 6, restore: 6,
+  service: 7,
+  app: 8,
+  daemon: 9, cli: 9,
+};
+
+const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+}
+
+const folderOf = (file: string): string => path.relative(SRC, file).split(path.sep)[0]!;
+const imports = (file: string): string[] => [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+
+test('every folder of src/ has a rank', (t) => {
+  const unknown = [...new Set(sources(SRC).map(folderOf))].filter((f) => RANKS[f] === undefined);
+  t.deepEqual(unknown, [], 'give a new folder its rank here and in the README');
+});
+
+test('imports run one way: never to a folder of the same or a higher rank, never out of src/', (t) => {
+  const wrong: string[] = [];
+  for (const file of sources(SRC)) {
+    const from = folderOf(file);
+    for (const spec of imports(file)) {
+      if (!spec.startsWith('.')) continue;
+      const target = path.resolve(path.dirname(file), spec);
+      if (!target.startsWith(SRC)) {
+        wrong.push(`${path.relative(SRC, file)} imports ${spec}, outside src/`);
+        continue;
+      }
+      const to = folderOf(target.replace(/\.js$/, '.ts'));
+      if (to !== from && RANKS[to]! >= RANKS[from]!) wrong.push(`${path.relative(SRC, file)} (${from}, rank ${RANKS[from]}) imports ${spec} (${to}, rank ${RANKS[to]})`);
+    }
+  }
+  t.deepEqual(wrong, []);
+});
+
+test('only mysql/connection.ts touches mysql2', (t) => {
+  const users = sources(SRC).filter((f) => imports(f).some((s) => s === 'mysql2' || s.startsWith('mysql2/'))).map((f) => path.relative(SRC, f));
+  t.deepEqual(users, ['mysql/connection.ts']);
+});
