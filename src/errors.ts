@@ -12,6 +12,7 @@ export const ExitCode = {
   toolMissing: 6,
   diskFull: 7,
   permission: 8,
+  coverageGap: 9,
   repositoryUnreachable: 10,
   locked: 11,
   key: 12,
@@ -115,6 +116,11 @@ export class DiskFullError extends NgcpBackupError {
 /** The operating system refused access to a local path. */
 export class PermissionError extends NgcpBackupError {
   override readonly exitCode = ExitCode.permission;
+}
+
+/** What the backup must hold is not in the repository (e.g. CDR export files changed after shipping). */
+export class CoverageGapError extends NgcpBackupError {
+  override readonly exitCode = ExitCode.coverageGap;
 }
 
 /** Stopped by a signal. */

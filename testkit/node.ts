@@ -105,6 +105,9 @@ const DATA_SESSION = [
   "SET SESSION optimizer_switch = 'derived_merge=off'",
   'SET SESSION max_heap_table_size = 268435456',
   'SET SESSION tmp_table_size = 268435456',
+  // Parallel generators of one table wait on each other's locks: on a busy machine (a loaded CI
+  // host) InnoDB's default 50 s was seen to run out.
+  'SET SESSION innodb_lock_wait_timeout = 1800',
 ];
 
 async function connect(socket: string): Promise<Connection> {

@@ -99,7 +99,7 @@ export async function runBackup(deps: BackupDeps, options: BackupOptions): Promi
     const d = await storeSealed(seal, prefix + objectNames.details, Readable.from([serializeDetails(details)]), { compress: false });
     stored.push({ name: objectNames.details, role: 'details', size: d.size, sha256: d.sha256, rawSize: d.rawSize });
 
-    await checkStored(storage, prefix, stored);
+    await checkSizes(storage, prefix, stored);
     const tables = dump.databases.flatMap((db) => db.tables.filter((t) => t.hasData));
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
@@ -154,7 +154,7 @@ async function estimateDataBytes(db: Db, exclude: string[]): Promise<number | un
 }
 
 /** Lists what was written and compares sizes before the manifest vouches for it. */
-async function checkStored(storage: Storage, prefix: string, stored: ManifestObject[]): Promise<void> {
+async function checkSizes(storage: Storage, prefix: string, stored: ManifestObject[]): Promise<void> {
   const sizes = new Map<string, number>();
   for await (const o of storage.list(prefix)) sizes.set(o.key.slice(prefix.length), o.size);
   for (const o of stored) {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { restoreCdrFiles, type CdrRestoreResult } from '../cdr/restore.js';
 import { shipCdrFiles, type CdrShipResult } from '../cdr/ship.js';
 import { loadIdentityFile } from '../crypto/identity.js';
-import { RefusedError } from '../errors.js';
+import { CoverageGapError, RefusedError } from '../errors.js';
 import { selectCdrRestore } from '../cdr/plan.js';
 import { warn } from '../report/reporter.js';
 import { runJob } from '../service/job.js';
@@ -10,6 +10,8 @@ import { ownNode, type AppContext, type JobOptions } from './context.js';
 
 export interface CdrShipRequest extends JobOptions {
   dryRun?: boolean;
+  /** Ship the current content of files changed after they were shipped. */
+  acceptChanged?: boolean;
   /** Where the local record lives (default cdr.state_dir). */
   stateDir?: string;
 }
@@ -18,7 +20,11 @@ export interface CdrShipRequest extends JobOptions {
  * `ngcp-backup cdr ship` and the daemon's CDR shipping: a dry run reads and changes nothing (no
  * lock); a real run ships under the host's lock and is recorded.
  */
-export async function cdrShip(ctx: AppContext, request: CdrShipRequest): Promise<{ result: CdrShipResult; exportDir: string }> {
+export async function cdrShip(
+  ctx: AppContext,
+  request: CdrShipRequest,
+  present: (outcome: { result: CdrShipResult; exportDir: string }) => void = () => {},
+): Promise<{ result: CdrShipResult; exportDir: string }> {
   const { config } = ctx;
   const cdr = config.cdr;
   await ctx.storage.check();
@@ -37,17 +43,27 @@ export async function cdrShip(ctx: AppContext, request: CdrShipRequest): Promise
       exportDir,
       stateDir: request.stateDir ?? cdr.stateDir,
       dryRun: request.dryRun ?? false,
+      acceptChanged: request.acceptChanged ?? false,
       reporter,
       policy: { retentionYears: cdr.retentionYears, removeLocalAfterDays: cdr.removeLocalAfterDays },
     });
-  const result = await (request.dryRun
-    ? ship()
-    : runJob(ctx, { command: request.command ?? 'cdr ship', record: 'cdr-ship', lockWait: request.lockWait }, async (reporter) => {
-        const result = await ship(reporter);
-        return { value: result, outcome: { bytes: result.bytes } };
-      })
-  ).finally(() => progress.end());
-  return { result, exportDir };
+  // Files changed after they were shipped are a gap in the backup: said after everything else is
+  // done and shown, and the run fails (exit 9), so that monitoring sees it.
+  const finish = (result: CdrShipResult) => {
+    progress.end();
+    present({ result, exportDir });
+    if (result.changed.length > 0) {
+      throw new CoverageGapError(
+        `${result.changed.length} CDR export file(s) changed after they were shipped, so the repository does not hold them as they are now: ${result.changed.slice(0, 5).join(', ')}${result.changed.length > 5 ? ', ...' : ''} (an export file must not change once written: check them; cdr ship --accept-changed ships their current content beside what was shipped before)`,
+      );
+    }
+    return { result, exportDir };
+  };
+  if (request.dryRun) return finish(await ship().finally(() => progress.end()));
+  return runJob(ctx, { command: request.command ?? 'cdr ship', record: 'cdr-ship', lockWait: request.lockWait }, async (reporter) => {
+    const result = await ship(reporter).finally(() => progress.end());
+    return { value: finish(result), outcome: { bytes: result.bytes } };
+  });
 }
 
 export interface CdrRestoreRequest extends JobOptions {

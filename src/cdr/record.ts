@@ -10,8 +10,19 @@ import { cdrIndexPrefix } from '../format/layout.js';
 import { readText } from '../repository/read.js';
 import type { Storage } from '../repository/storage.js';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { ObjectNotFoundError } from '../errors.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/ngcp-backup';
+
+async function exists(storage: Storage, key: string): Promise<boolean> {
+  try {
+    await storage.stat(key);
+    return true;
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError) return false;
+    throw error;
+  }
+}
 
 export function stateFile(stateDir: string, node: string): string {
   return path.join(stateDir, `cdr-${node.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`);
@@ -36,13 +47,21 @@ export class CdrRecord {
    * state rebuilt from the repository's indexes. listIndexes=false trusts the local state as is
    * (the fast path: no listing of the repository).
    */
-  static async load(storage: Storage, node: string, stateDir: string, options: { listIndexes?: boolean } = {}): Promise<CdrRecord> {
+  static async load(storage: Storage, node: string, stateDir: string, options: { listIndexes?: boolean; onStale?: (why: string) => void } = {}): Promise<CdrRecord> {
     const record = new CdrRecord(node, storage, stateFile(stateDir, node));
     let state: CdrState | undefined;
     try {
       state = parseCdrState(await readFile(record.file, 'utf8'), node, storage.location);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    // The repository is the truth of what it holds; the host's state is a cache of it. One cheap
+    // look per run: the newest index the state knows must still be there (a bucket recreated, a
+    // directory wiped under the same URL), else the state is rebuilt from what the repository has.
+    const newest = state?.indexes.at(-1);
+    if (newest !== undefined && !(await exists(storage, newest))) {
+      options.onStale?.(`the repository no longer holds ${newest}, the newest record of shipped CDR files this host knows: the record is rebuilt from the repository, and files it lacks are shipped again`);
+      state = undefined;
     }
     if (state) {
       record.merge(state.entries);

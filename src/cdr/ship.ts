@@ -4,6 +4,7 @@
  * cdr/<node>/damaged/<path>.zst.age, reported and never removed. Plan (the tree and the record,
  * planCdrShip), then either preview it (a dry run: reads, changes nothing) or apply it.
  */
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,6 +27,8 @@ export interface CdrShipOptions extends SealOptions {
   /** Host directory of the local record (cdr.state_dir). */
   stateDir?: string;
   dryRun?: boolean;
+  /** Ship the current content of files that changed after they were shipped (beside the earlier objects). */
+  acceptChanged?: boolean;
   reporter: Reporter;
   concurrency?: number;
   /** Index objects are written every this many shipped files, so an interrupted run loses little. */
@@ -47,6 +50,7 @@ export interface CdrShipResult {
   damagedKnown: string[];
   inProgress: string[];
   alreadyShipped: number;
+  /** Shipped files whose content changed since: a gap in the backup (the run fails, exit 9). */
   changed: string[];
   /** Files that changed while they were read: left for the next run. */
   unstable: string[];
@@ -73,16 +77,9 @@ export async function shipCdrFiles(options: CdrShipOptions): Promise<CdrShipResu
 
 export async function planCdrShip(options: CdrShipOptions): Promise<CdrShipWork> {
   const started = performance.now();
-  const record = await CdrRecord.load(options.storage, options.node, options.stateDir ?? DEFAULT_STATE_DIR);
+  const record = await CdrRecord.load(options.storage, options.node, options.stateDir ?? DEFAULT_STATE_DIR, { onStale: (why) => warn(options.reporter, why) });
   const tree = await listCdrTree(options.exportDir);
   const plan = planCdrShipping(tree, record.entries);
-  for (const c of plan.changed) {
-    warn(options.reporter, 'CDR export file changed after it was shipped: not shipped again, never removed; check it', {
-      path: c.file.path,
-      size: c.file.size,
-      shippedSize: c.recorded.size,
-    });
-  }
   return { options, record, tree, plan, started };
 }
 
@@ -99,6 +96,11 @@ export async function previewCdrShip(work: CdrShipWork): Promise<CdrShipResult> 
     (md5Ok ? result.shipped : result.damaged).push(file.path);
     result.bytes += content.length;
   });
+  for (const c of work.plan.changed) {
+    const content = await readStable(options, c.file, result);
+    if (content && sameContent(content, c.recorded)) result.alreadyShipped++;
+    else if (content) changedAfterShipping(work, c.file, c.recorded, result);
+  }
   if (hasPolicy(options.policy)) {
     result.policy = describeCdrPolicy(await checkCdrPolicy(policyOptions(work), work.record, work.tree));
   }
@@ -117,6 +119,18 @@ export async function applyCdrShip(work: CdrShipWork): Promise<CdrShipResult> {
   const todo = [...work.plan.ship, ...work.plan.damaged];
   const todoBytes = todo.reduce((n, f) => n + f.size, 0);
   let doneBytes = 0;
+  // A recorded file whose size or mtime changed: the same content (its mtime touched) is still
+  // shipped, and the record learns its new stat; other content is a gap in the backup.
+  for (const c of work.plan.changed) {
+    const content = await readStable(options, c.file, result);
+    if (content && sameContent(content, c.recorded)) {
+      pending.push({ ...c.recorded, size: c.file.size, mtimeMs: c.file.mtimeMs, mode: c.file.mode, uid: c.file.uid, gid: c.file.gid });
+      result.alreadyShipped++;
+    } else if (content && options.acceptChanged) {
+      warn(options.reporter, 'CDR export file changed after it was shipped: its current content is shipped beside the earlier one (--accept-changed)', { path: c.file.path });
+      pending.push(await shipContent(options, c.file, content, result, sha256(content).slice(0, 12)));
+    } else if (content) changedAfterShipping(work, c.file, c.recorded, result);
+  }
   try {
     await forEachConcurrently(todo, options.concurrency ?? 4, async (file) => {
       options.signal?.throwIfAborted();
@@ -147,7 +161,7 @@ function emptyResult(work: CdrShipWork, dryRun: boolean): CdrShipResult {
     damagedKnown: plan.alreadyShipped.filter((f) => record.entries.get(f.path)?.md5Ok === false).map((f) => f.path),
     inProgress: plan.skipInProgress.map((f) => f.path),
     alreadyShipped: plan.alreadyShipped.length,
-    changed: plan.changed.map((c) => c.file.path),
+    changed: [],
     unstable: [],
     bytes: 0,
     storedBytes: 0,
@@ -178,6 +192,24 @@ function policyOptions(work: CdrShipWork) {
   return { storage: o.storage, exportDir: o.exportDir, reporter: o.reporter, signal: o.signal, now: (o.now ?? (() => new Date()))(), policy: o.policy! };
 }
 
+function sha256(content: Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+function sameContent(content: Buffer, recorded: CdrRecordEntry): boolean {
+  return recorded.contentSha256 !== undefined && content.length === recorded.size && sha256(content) === recorded.contentSha256;
+}
+
+/** A shipped file whose content changed since: not in the repository as it is now (a gap), never removed. */
+function changedAfterShipping(work: CdrShipWork, file: CdrTreeFile, recorded: CdrRecordEntry, result: CdrShipResult): void {
+  result.changed.push(file.path);
+  warn(work.options.reporter, 'CDR export file changed after it was shipped: not shipped again, never removed; the repository does not hold it as it is now', {
+    path: file.path,
+    size: file.size,
+    shippedSize: recorded.size,
+  });
+}
+
 /** The file's content, or undefined when it is gone or changed while it was read (left for the next run). */
 async function readStable(options: CdrShipOptions, file: CdrTreeFile, result: CdrShipResult): Promise<Buffer | undefined> {
   const full = path.join(options.exportDir, file.path);
@@ -199,10 +231,13 @@ async function readStable(options: CdrShipOptions, file: CdrTreeFile, result: Cd
 
 async function shipOne(options: CdrShipOptions, file: CdrTreeFile, result: CdrShipResult): Promise<CdrRecordEntry | undefined> {
   const content = await readStable(options, file, result);
-  if (!content) return undefined;
+  return content && shipContent(options, file, content, result);
+}
+
+async function shipContent(options: CdrShipOptions, file: CdrTreeFile, content: Buffer, result: CdrShipResult, version?: string): Promise<CdrRecordEntry> {
   const md5Ok = cdrFileMd5Ok(content);
   if (!md5Ok) warn(options.reporter, 'damaged CDR export file (MD5 trailer does not match): shipped aside under damaged/, never removed', { path: file.path });
-  const key = cdrObjectKey(options.node, file.path, !md5Ok);
+  const key = cdrObjectKey(options.node, file.path, !md5Ok, version);
   const sealed = await storeSealed(options, key, Readable.from([content]));
   result.storedBytes += sealed.size;
   (md5Ok ? result.shipped : result.damaged).push(file.path);
@@ -218,6 +253,7 @@ async function shipOne(options: CdrShipOptions, file: CdrTreeFile, result: CdrSh
     key,
     storedSize: sealed.size,
     sha256: sealed.sha256,
+    contentSha256: sha256(content),
     shippedAt: (options.now ?? (() => new Date()))().toISOString(),
   };
 }

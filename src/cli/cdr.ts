@@ -4,6 +4,7 @@ import { UsageError } from '../errors.js';
 import { parseFlags } from './args.js';
 import { takeWaitFlag, WAIT_USAGE } from './lock-flags.js';
 import { COMMON_OPTIONS, formatBytes, openContext, type CliEnv } from './context.js';
+import { formatCdrShip } from './format/cdr.js';
 
 export const usage = `Usage: ngcp-backup cdr ship [--dry-run] [options]
        ngcp-backup cdr restore [--from YYYY-MM-DD] [--to YYYY-MM-DD] --identity FILE [options]
@@ -14,6 +15,8 @@ the CDR policy (repository retention, removal of local copies verified in the re
 restore: brings shipped files back into the export tree (content, mode, mtime; owner as root);
 files already present are left alone.
   --dry-run          say what would be done, change nothing
+  --accept-changed   ship the current content of files that changed after they were shipped
+                     (beside the earlier objects); without it such files fail the run (exit 9)
   --from, --to DAY   restore only files exported on these days (UTC, inclusive)
   --identity FILE    age identity that decrypts the repository (restore)
   --node NAME        files of another node (restore onto a replacement machine)
@@ -28,6 +31,7 @@ export async function run(env: CliEnv): Promise<number> {
     {
       ...COMMON_OPTIONS,
       'dry-run': { type: 'boolean' },
+      'accept-changed': { type: 'boolean' },
       from: { type: 'string' },
       to: { type: 'string' },
       identity: { type: 'string', short: 'i' },
@@ -51,23 +55,9 @@ export async function run(env: CliEnv): Promise<number> {
 
   const ctx = await openContext(env, values);
   if (sub === 'ship') {
-    const { result, exportDir } = await cdrShip(ctx, { dryRun: values['dry-run'], stateDir, lockWait: wait });
-    if (values.json) {
-      env.stdout.write(JSON.stringify(result) + '\n');
-      return 0;
-    }
-    const verb = result.dryRun ? 'would ship' : 'shipped';
-    const lines = [
-      `${result.files} files in ${exportDir}: ${verb} ${result.shipped.length} (${formatBytes(result.bytes)}), ${result.alreadyShipped} already shipped, ${result.inProgress.length} being written (skipped)`,
-      ...result.damaged.map((p) => `  damaged (MD5 trailer does not match), ${result.dryRun ? 'would be shipped' : 'shipped'} aside, kept: ${p}`),
-      ...(result.damagedKnown.length ? [`  ${result.damagedKnown.length} damaged files shipped aside earlier are still in the tree (never removed)`] : []),
-      ...result.changed.map((p) => `  changed after shipping, not shipped again: ${p}`),
-      ...(result.policy
-        ? [`  policy: ${result.policy.removedLocal.length} local files ${result.dryRun ? 'would be ' : ''}removed after verification, ${result.policy.keptUnverified.length} kept (not verified), ${result.policy.pruned.length} past retention ${result.dryRun ? 'would be ' : ''}removed from the repository`]
-        : []),
-      ...(result.dryRun ? ['dry run: nothing was changed'] : []),
-    ];
-    env.stdout.write(lines.join('\n') + '\n');
+    await cdrShip(ctx, { dryRun: values['dry-run'], acceptChanged: values['accept-changed'], stateDir, lockWait: wait }, ({ result, exportDir }) => {
+      env.stdout.write(values.json ? JSON.stringify(result) + '\n' : formatCdrShip(result, exportDir));
+    });
     return 0;
   }
 

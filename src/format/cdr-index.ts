@@ -31,6 +31,8 @@ export interface CdrRecordEntry extends Omit<CdrTreeFile, 'md5Ok'> {
   key: string;
   storedSize: number;
   sha256: string;
+  /** sha256 of the file's content as shipped: tells a file whose mtime alone changed from a changed one. */
+  contentSha256?: string;
   shippedAt: string;
   /** Last time the stored object was read back and matched storedSize and sha256. */
   verifiedAt?: string;

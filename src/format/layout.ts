@@ -88,9 +88,13 @@ export const objectNames = {
 export function cdrPrefix(node: string): string {
   return `cdr/${node}/`;
 }
-/** Where a file is stored: cdr/<node>/<path>.zst.age, damaged files aside under cdr/<node>/damaged/. */
-export function cdrObjectKey(node: string, relPath: string, damaged: boolean): string {
-  return `${cdrPrefix(node)}${damaged ? 'damaged/' : ''}${relPath}.zst.age`;
+/**
+ * Where a file is stored: cdr/<node>/<path>.zst.age, damaged files aside under cdr/<node>/damaged/;
+ * a file shipped again after it changed (--accept-changed) gets its content's hash in the name,
+ * so that what was shipped before stays.
+ */
+export function cdrObjectKey(node: string, relPath: string, damaged: boolean, version?: string): string {
+  return `${cdrPrefix(node)}${damaged ? 'damaged/' : ''}${relPath}${version ? `.${version}` : ''}.zst.age`;
 }
 export function cdrIndexPrefix(node: string): string {
   return `${cdrPrefix(node)}.shipped/`;

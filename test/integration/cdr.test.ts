@@ -1,4 +1,5 @@
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import { link, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import type { Storage } from '../../src/repository/storage.js';
 import { silentReporter } from '../../src/report/reporter.js';
 import { sandboxService } from '../../testkit/node.js';
 import { CDR_EXPORT_DIR, planCdrExport, renderCdrFile, type PlannedCdrFile } from '../../testkit/cdr-files.js';
-import { decryptWithCli } from '../helpers/node.js';
+import { decryptWithCli, runCli } from '../helpers/node.js';
 import { s3TestRepository, TEST_ACCESS_KEY, TEST_REGION, TEST_SECRET_KEY } from '../helpers/s3.js';
 
 interface Fixture {
@@ -301,4 +302,52 @@ test('cdr ship refuses when cdr.enabled is false; bad dates are usage errors', a
   t.deepEqual(await walk(fx.repoDir), []);
   const usage = await t.throwsAsync(cli(['restore', '--identity', fx.identityFile, '--from', '2024-13-01', '--config', config]));
   t.is(usage?.name, 'UsageError');
+});
+
+test('the repository is the truth: emptied under the same URL, everything is shipped again; a touched file is no gap, a changed one fails the run (exit 9) until --accept-changed', async (t) => {
+  const fx = await fixture(600);
+  t.teardown(() => rm(fx.dir, { recursive: true, force: true }));
+  const storage = openStorage(`file://${fx.repoDir}`);
+  const good = byKind(fx, 'ok', 'empty');
+  const first = await shipCdrFiles(shipOptions(fx, storage));
+  t.deepEqual(first.shipped.sort(), good);
+
+  // The directory is wiped and made again (a bucket recreated): the host's record must not be believed.
+  await rm(fx.repoDir, { recursive: true });
+  await mkdir(fx.repoDir);
+  const warnings: string[] = [];
+  const refill = await shipCdrFiles(shipOptions(fx, storage, { reporter: { event: (level, message) => void (level === 'warn' && warnings.push(message)) } }));
+  t.deepEqual(refill.shipped.sort(), good, 'every file shipped again');
+  t.true(warnings.some((w) => /no longer holds .*rebuilt from the repository/.test(w)), warnings.join('\n'));
+  t.deepEqual(refill.changed, []);
+
+  // Only the mtime changes: the same content is in the repository; the record learns the new mtime.
+  const touched = good.find((p) => fx.files.find((f) => f.relPath === p)!.rows > 0)!;
+  const later = new Date('2031-01-01T00:00:00Z');
+  await utimes(path.join(fx.exportDir, touched), later, later);
+  const again = await shipCdrFiles(shipOptions(fx, storage));
+  t.deepEqual(again.changed, []);
+  t.deepEqual(again.shipped, []);
+  t.is((await CdrRecord.load(storage, 'spce', fx.stateDir)).entries.get(touched)?.mtimeMs, later.getTime());
+
+  // Other content: a gap, said and failed (exit 9), never shipped over the old object, never removed.
+  // A different, still well-formed file (its MD5 trailer recomputed).
+  const lines = (await readFile(path.join(fx.exportDir, touched), 'latin1')).split('\n');
+  const rows = lines.slice(0, -2);
+  rows[1] = rows[1]!.replace(/[0-9]/, (d) => String((Number(d) + 1) % 10));
+  const body = rows.join('\n') + '\n';
+  await writeFile(path.join(fx.exportDir, touched), body + createHash('md5').update(body, 'latin1').digest('hex') + '\n', 'latin1');
+  const config = path.join(fx.dir, 'config.yml');
+  await writeFile(config, stringify({ node: { root: fx.root }, repository: { url: `file://${fx.repoDir}` }, encryption: { recipients: [fx.recipient] }, cdr: { enabled: true, path: CDR_EXPORT_DIR }, service: sandboxService(fx.root) }), { mode: 0o600 });
+  const before = await walk(fx.repoDir);
+  const gap = await runCli(['cdr', 'ship', '--config', config, '--state-dir', fx.stateDir]);
+  t.is(gap.code, 9, gap.stderr);
+  t.regex(gap.stderr, new RegExp(`1 CDR export file\\(s\\) changed after they were shipped.*${touched.replace(/[.]/g, '\\.')}`));
+  t.regex(gap.stdout, /changed after shipping, not shipped again/);
+  t.deepEqual((await walk(fx.repoDir)).filter((k) => !k.includes('/.shipped/')), before.filter((k) => !k.includes('/.shipped/')));
+  const accepted = await runCli(['cdr', 'ship', '--accept-changed', '--config', config, '--state-dir', fx.stateDir]);
+  t.is(accepted.code, 0, accepted.stderr);
+  const objects = (await walk(fx.repoDir)).filter((k) => k.startsWith(`cdr/spce/${touched}`));
+  t.is(objects.length, 2, 'the earlier object stays beside the new one');
+  t.is((await runCli(['cdr', 'ship', '--config', config, '--state-dir', fx.stateDir])).code, 0, 'the record now holds the new content');
 });

@@ -9,16 +9,19 @@ import { fileURLToPath } from 'node:url';
  * never of its own rank or above; so there are no cycles between folders.
  */
 const RANKS: Record<string, number> = {
-  'errors.ts': 0, 'version.ts': 0, util: 0,
-  stream: 1, crypto: 1, report: 1,
-  format: 2,
-  schedule: 3,
-  config: 4, repository: 4, mysql: 4,
-  ngcp: 5,
-  dump: 6, load: 6, cdr: 6, retention: 6, restore: 6,
-  service: 7,
-  app: 8,
-  daemon: 9, cli: 9,
+  'errors.ts': 0, 'version.ts': 0,
+  util: 1,
+  stream: 2, crypto: 2, report: 2,
+  format: 3,
+  schedule: 4,
+  config: 5,
+  repository: 6, mysql: 6,
+  ngcp: 7,
+  dump: 8, load: 8, cdr: 8, retention: 8, restore: 8,
+  service: 9,
+  app: 10,
+  daemon: 11,
+  cli: 12,
 };
 
 const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
