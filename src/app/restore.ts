@@ -200,13 +200,16 @@ async function executeRestore(
     signal,
     progress: deps.progress,
   });
+  // Every step, for the advice after a failure; the state keeps the big ones only.
   const done: string[] = [];
+  const steps: string[] = [];
   let state: RestoreState | undefined;
   let rollback: string | null = null;
-  const remember = async (step?: string): Promise<void> => {
-    if (step) done.push(step);
+  const remember = async (step: string): Promise<void> => {
+    if (!done.includes(step)) done.push(step);
+    steps.push(step);
     if (!state) return;
-    state = { ...state, done: replaces.rollback ? state.done : [...done] };
+    state = { ...state, done: replaces.rollback ? state.done : [...steps] };
     await writeRestoreState(stateDir, state);
   };
   try {
@@ -262,7 +265,7 @@ async function executeRestore(
         config.mysql.parallel,
         fetched.details.databases,
       );
-      await remember();
+      await remember(`databases (${plan.databases.length})`);
       report.tablesVerified = checked;
       if (mismatches.length > 0) {
         const list = mismatches

@@ -11,7 +11,8 @@ configured recipients and stores it in the repository. Prints a summary.
 While a restore of this node is unfinished (ngcp-backup status says so) a backup refuses
 (exit 16): roll back or restore first.
   --allow-half-restored   back up the half-restored node anyway, as kind half-restored
-                          (never --latest, never drilled by the daemon, pruned on its own)
+                          (never --latest, so never restored, verified or drilled as the
+                          latest; the shipped retention policies never prune it)
 ${WAIT_USAGE}`;
 
 export async function run(env: CliEnv): Promise<number> {
