@@ -98,6 +98,12 @@ export class RefusedError extends NgcpBackupError {
   override readonly exitCode = ExitCode.refused;
 }
 
+/**
+ * The node is half-restored (a restore changed it and did not complete): backups refuse until
+ * it is rolled back or restored. Alerted on once, when the state is found, not per refused run.
+ */
+export class HalfRestoredError extends RefusedError {}
+
 /** `ngcpcfg apply` (or the configured command) failed. */
 export class ApplyError extends NgcpBackupError {
   override readonly exitCode = ExitCode.applyFailed;

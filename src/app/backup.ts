@@ -5,7 +5,9 @@ import { resolveMysqlTarget } from '../mysql/credentials.js';
 import { dumpDatabases } from '../dump/dump-databases.js';
 import { readNgcpVersion, readNodeName } from '../ngcp/facts.js';
 import { planNodeFiles } from '../ngcp/files.js';
-import { IntegrityError } from '../errors.js';
+import { ExitCode, HalfRestoredError, IntegrityError } from '../errors.js';
+import { describeRestoreState } from '../format/restore-state.js';
+import { alertHalfRestoredOnce, readRestoreState, restoreRunning } from '../service/restore-state.js';
 import { manifestKey, newSnapshotId, objectNames, snapshotPrefix, type SnapshotKind } from '../format/layout.js';
 import { MANIFEST_FORMAT, serializeManifest, type Manifest, type ManifestObject } from '../format/manifest.js';
 import type { Storage } from '../repository/storage.js';
@@ -174,12 +176,28 @@ async function removeStored(storage: Storage, prefix: string, stored: ManifestOb
 
 /**
  * `ngcp-backup backup` and the daemon's nightly backup: one snapshot under the host's lock,
- * recorded, logged, counted and alerted on (service/job.ts).
+ * recorded, logged, counted and alerted on (service/job.ts). A half-restored node (a restore
+ * that changed it did not complete) is not backed up: such a snapshot would become the newest
+ * good one. With allowHalfRestored it is, as kind half-restored, which --latest never picks.
  */
-export async function backup(ctx: AppContext, options: BackupOptions & JobOptions): Promise<BackupResult> {
+export async function backup(ctx: AppContext, options: BackupOptions & JobOptions & { allowHalfRestored?: boolean }): Promise<BackupResult> {
   const progress = ctx.progress({ label: 'backup' });
   return runJob(ctx, { command: options.command ?? 'backup', record: 'backup', lockWait: options.lockWait }, async (reporter) => {
-    const result = await runBackup({ ...ctx, reporter, progress }, options);
+    const state = await readRestoreState(ctx.config.service.stateDir);
+    let kind = options.kind;
+    if (state) {
+      const node = await readNodeName(ctx.config.node.root, ctx.config.node.name);
+      const what = `node ${node} is half-restored: ${describeRestoreState(state, restoreRunning(state))}`;
+      const rollback = state.rollbackCommand ? `; to roll back: ${state.rollbackCommand}` : '; no safety snapshot was taken: restore a snapshot to complete it';
+      if (!options.allowHalfRestored) {
+        const message = `${what}${rollback}. A backup now would store the half-restored databases as the newest snapshot, so it refuses (backup --allow-half-restored takes one anyway, marked half-restored)`;
+        await alertHalfRestoredOnce(ctx.config, node, state, message, ExitCode.refused, reporter);
+        throw new HalfRestoredError(message);
+      }
+      warn(reporter, `${what}; backing it up anyway as kind half-restored (--allow-half-restored)`);
+      kind = 'half-restored';
+    }
+    const result = await runBackup({ ...ctx, reporter, progress }, { ...options, kind });
     const s = result.manifest.summary;
     return { value: result, outcome: { bytes: s.storedBytes, snapshot: result.manifest.id, lockMs: s.lockMs } };
   }).finally(() => progress.end());

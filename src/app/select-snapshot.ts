@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { isSafetySnapshotId } from '../format/layout.js';
+import { isHalfRestoredSnapshotId, isSafetySnapshotId } from '../format/layout.js';
 import type { Manifest } from '../format/manifest.js';
 import { listSnapshots, readManifest, type SnapshotRef } from '../repository/snapshots.js';
 import type { Storage } from '../repository/storage.js';
@@ -12,7 +12,8 @@ export interface SnapshotChoice {
 
 /**
  * The snapshot of `node` that `choice` names. "The latest" is the newest snapshot that is not a
- * safety snapshot (those are taken by restore itself, not what "the latest backup" means): the
+ * safety snapshot (those are taken by restore itself, not what "the latest backup" means) nor
+ * one of a half-restored node (`backup --allow-half-restored`): the
  * one rule for `--latest` of every command and for the daemon's drill.
  */
 export async function selectSnapshot(storage: Storage, node: string, choice: SnapshotChoice, command: string): Promise<SnapshotRef> {
@@ -21,7 +22,7 @@ export async function selectSnapshot(storage: Storage, node: string, choice: Sna
   if (!id && !latest) throw new UsageError(`ngcp-backup ${command}: give a snapshot id or --latest`);
   const refs = await listSnapshots(storage, node);
   if (latest) {
-    const newest = refs.filter((r) => !isSafetySnapshotId(r.id)).at(-1);
+    const newest = refs.filter((r) => !isSafetySnapshotId(r.id) && !isHalfRestoredSnapshotId(r.id)).at(-1);
     if (!newest) throw new UsageError(`no snapshot of node ${node} in ${storage.location}`);
     return newest;
   }

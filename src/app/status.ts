@@ -7,6 +7,8 @@ import type { Storage } from '../repository/storage.js';
 import { currentHolder, type LockHolder } from '../service/lock.js';
 import { nextRuns, scheduledJobs } from '../schedule/plan.js';
 import { type JobRecord, JOBS, type JobName } from '../format/job-record.js';
+import { describeRestoreState } from '../format/restore-state.js';
+import { readRestoreState, restoreRunning } from '../service/restore-state.js';
 
 /** What `ngcp-backup status --json` prints. Fields are only ever added, never renamed. */
 export interface ServiceStatus {
@@ -18,6 +20,23 @@ export interface ServiceStatus {
   lock: (LockHolder & { stale: boolean }) | null;
   jobs: Record<JobName, JobStatus>;
   repository: RepositoryUsage | { location: string; error: string };
+  /** A restore that changed this node and has not completed: the node is half-restored. Null when none. */
+  restore: HalfRestored | null;
+}
+
+export interface HalfRestored {
+  halfRestored: true;
+  /** The restore still runs (its process is alive); otherwise it failed or was killed. */
+  running: boolean;
+  snapshot: { id: string; node: string };
+  started: string;
+  done: string[];
+  failed: string | null;
+  safetySnapshot: string | null;
+  rollbackCommand: string | null;
+  /** Databases the rollback drops (the restore created them). */
+  createdDatabases: string[];
+  description: string;
 }
 
 export interface JobStatus {
@@ -73,6 +92,22 @@ export async function gatherStatus(config: Config, storage: Storage, now: Date):
     repositoryError = error;
     repository = { location: storage.location, error: (error as Error).message };
   }
+  const state = await readRestoreState(config.service.stateDir);
+  const running = state ? restoreRunning(state) : false;
+  const restore: HalfRestored | null = state
+    ? {
+        halfRestored: true,
+        running,
+        snapshot: state.snapshot,
+        started: state.started,
+        done: state.done,
+        failed: state.failed,
+        safetySnapshot: state.safetySnapshot?.id ?? null,
+        rollbackCommand: state.rollbackCommand,
+        createdDatabases: state.createdDatabases,
+        description: describeRestoreState(state, running),
+      }
+    : null;
   return {
     status: {
       format: 'ngcp-backup/status/1',
@@ -83,6 +118,7 @@ export async function gatherStatus(config: Config, storage: Storage, now: Date):
       lock: (await currentHolder(config.service.lockDir)) ?? null,
       jobs: jobStatus,
       repository,
+      restore,
     },
     repositoryError,
   };

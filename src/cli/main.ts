@@ -49,6 +49,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     out.write((await import('../version.js')).TOOL_VERSION + '\n');
     return 0;
   }
+  // A reader that went away (`| head -1`) is no failure of ours: the rest of the output is
+  // dropped, the command finishes what it started and exits with its own code, no stack trace.
+  for (const stream of [out, err]) stream.on('error', ignoreClosedPipe);
   const controller = new AbortController();
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => () => {
     if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? ExitCode.interrupted : ExitCode.terminated);
@@ -69,7 +72,9 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     const failure = classifyError(error instanceof InterruptedError ? error : controller.signal.aborted && reason instanceof InterruptedError ? reason : error);
     const code = exitCodeOf(failure);
     if (failure instanceof NgcpBackupError) {
-      err.write(redact(`ngcp-backup ${name}: ${failure.message}`) + '\n');
+      // Some messages already say which command they come from.
+      const prefix = `ngcp-backup ${name}: `;
+      err.write(redact(failure.message.startsWith(prefix) ? failure.message : prefix + failure.message) + '\n');
     } else {
       err.write(redact(`ngcp-backup ${name}: internal error (please report it): ${(failure as Error)?.stack ?? String(failure)}`) + '\n');
     }
@@ -78,6 +83,14 @@ export async function main(argv: string[], out = process.stdout, err = process.s
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   }
+}
+
+function ignoreClosedPipe(error: NodeJS.ErrnoException): void {
+  if (error.code === 'EPIPE') return;
+  // Anything else on a standard stream stays what it was: an uncaught error.
+  setImmediate(() => {
+    throw error;
+  });
 }
 
 // The AWS SDK warns on every start that future versions will need Node 22: not the

@@ -15,8 +15,8 @@ import { randomBytes } from 'node:crypto';
  *   cdr/<node>/damaged/<path>.zst.age                     damaged ones, aside
  *   cdr/<node>/.shipped/<time>-<rand>.json                the record of what was shipped
  */
-export type SnapshotKind = 'nightly' | 'manual' | 'pre-upgrade' | 'safety';
-export const SNAPSHOT_KINDS: SnapshotKind[] = ['nightly', 'manual', 'pre-upgrade', 'safety'];
+export type SnapshotKind = 'nightly' | 'manual' | 'pre-upgrade' | 'safety' | 'half-restored';
+export const SNAPSHOT_KINDS: SnapshotKind[] = ['nightly', 'manual', 'pre-upgrade', 'safety', 'half-restored'];
 
 /** Sorts by time: 20261121T023000Z-nightly-3f9a. */
 export function newSnapshotId(now: Date, kind: SnapshotKind): string {
@@ -28,6 +28,14 @@ export const SNAPSHOT_ID = /^\d{8}T\d{6}Z-[a-z-]+-[0-9a-f]{4}$/;
 /** Whether the id is that of a safety snapshot (taken by restore before it changes the node). */
 export function isSafetySnapshotId(id: string): boolean {
   return /-safety-[0-9a-f]{4}$/.test(id);
+}
+
+/**
+ * Whether the id is that of a snapshot of a half-restored node (`backup --allow-half-restored`
+ * while a restore was unfinished): never "the latest", never counted with the good ones.
+ */
+export function isHalfRestoredSnapshotId(id: string): boolean {
+  return /-half-restored-[0-9a-f]{4}$/.test(id);
 }
 
 export function snapshotTime(id: string): Date {

@@ -9,15 +9,29 @@ import { CONFIG_DIR, ownerNames } from './files.js';
 
 export interface FilesRestoreResult {
   restored: string[];
+  /** Files of /etc/ngcp-config kept as this node has them (options.keep). */
+  kept: string[];
 }
+
+/** This machine's interfaces and addresses: kept from the target unless the operator asks (--restore-network). */
+export const NETWORK_YML = `${CONFIG_DIR}/network.yml`;
 
 /**
  * Puts the node's files back: everything is first written to a staging tree beside the
  * targets (same filesystem), with the recorded modes, owners (by name: numeric ids differ
  * between installations) and times; only then is /etc/ngcp-config (with .git) swapped in
  * whole and each other file renamed over its target. A failure before the swap changes nothing.
+ * Files of /etc/ngcp-config named in `keep` (network.yml) are copied from the live tree into the
+ * staged one first, so the swap keeps them as they are; one the node lacks comes from the snapshot.
  */
-export async function restoreFiles(root: string, tar: Readable, entries: NodeFileEntry[], stagingName: string, only?: (nodePath: string) => boolean): Promise<FilesRestoreResult> {
+export async function restoreFiles(
+  root: string,
+  tar: Readable,
+  entries: NodeFileEntry[],
+  stagingName: string,
+  options: { only?: (nodePath: string) => boolean; keep?: string[] } = {},
+): Promise<FilesRestoreResult> {
+  const { only } = options;
   const byPath = new Map(entries.map((e) => [e.path, e]));
   const selected = (p: string): boolean => byPath.has(p) && (!only || only(p));
   const staging = path.join(root, 'etc', `.${stagingName}`);
@@ -70,8 +84,12 @@ export async function restoreFiles(root: string, tar: Readable, entries: NodeFil
     }
 
     const restored: string[] = [];
+    const kept: string[] = [];
     const insideConfig = (p: string) => p === CONFIG_DIR || p.startsWith(CONFIG_DIR + '/');
     if (staged.some((e) => e.path === CONFIG_DIR)) {
+      for (const nodePath of (options.keep ?? []).filter((p) => insideConfig(p) && p !== CONFIG_DIR)) {
+        if (await keepLive(root, staging, nodePath)) kept.push(nodePath);
+      }
       const target = path.join(root, CONFIG_DIR);
       const old = `${target}.ngcp-backup-old`;
       await rm(old, { recursive: true, force: true });
@@ -80,7 +98,7 @@ export async function restoreFiles(root: string, tar: Readable, entries: NodeFil
       });
       await rename(path.join(staging, CONFIG_DIR), target);
       await rm(old, { recursive: true, force: true });
-      restored.push(...staged.filter((e) => insideConfig(e.path)).map((e) => e.path));
+      restored.push(...staged.filter((e) => insideConfig(e.path) && !kept.includes(e.path)).map((e) => e.path));
     }
     for (const e of staged.filter((x) => !insideConfig(x.path) && x.type !== 'directory')) {
       const target = path.join(root, e.path);
@@ -98,10 +116,30 @@ export async function restoreFiles(root: string, tar: Readable, entries: NodeFil
       });
       restored.push(e.path);
     }
-    return { restored };
+    return { restored, kept };
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Copies the live file over the staged one with its mode, owner and times; false when the node has none. */
+async function keepLive(root: string, staging: string, nodePath: string): Promise<boolean> {
+  const live = path.join(root, nodePath);
+  let st;
+  try {
+    st = await lstat(live);
+  } catch {
+    return false;
+  }
+  if (!st.isFile()) return false;
+  const dest = path.join(staging, nodePath);
+  await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+  await rm(dest, { force: true });
+  await copyFile(live, dest);
+  await chown(dest, st.uid, st.gid);
+  await chmod(dest, st.mode & 0o7777);
+  await utimes(dest, st.atime, st.mtime);
+  return true;
 }
 
 /** Creates missing parent directories with the modes the backup recorded for them. */

@@ -1,12 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
-import { classifyError, ConfigError, ExitCode, exitCodeOf, InterruptedError, NgcpBackupError } from '../errors.js';
+import { classifyError, ConfigError, ExitCode, exitCodeOf, HalfRestoredError, InterruptedError, NgcpBackupError } from '../errors.js';
 import { readNodeName } from '../ngcp/facts.js';
 import { hostName, sendAlerts } from './alerts.js';
 import { openLogFile, type LogFile } from './log-file.js';
 import { renderMetrics, writeMetrics } from './metrics.js';
 import { info, silentReporter, teeReporter, warn, type Reporter } from '../report/reporter.js';
 import { appendRun, readRecords } from './records.js';
+import { readRestoreState } from './restore-state.js';
 import { redact } from '../report/secrets.js';
 import { nodePrefixes } from '../format/layout.js';
 import type { Storage } from '../repository/storage.js';
@@ -141,13 +142,14 @@ async function afterRun(config: Config, node: string, run: JobRun, failure: unkn
   }
   if (config.service.metricsFile) {
     try {
-      await writeMetrics(config.service.metricsFile, renderMetrics(await readRecords(config.service.stateDir), node));
+      await writeMetrics(config.service.metricsFile, renderMetrics(await readRecords(config.service.stateDir), node, await readRestoreState(config.service.stateDir)));
     } catch (error) {
       warn(reporter, `could not write the metrics file ${config.service.metricsFile} (service.metrics_file): ${(error as Error).message}`);
     }
   }
-  // A run stopped on purpose (SIGTERM, Ctrl-C) is recorded but is nobody's emergency.
-  if (failure !== undefined && !(failure instanceof InterruptedError)) {
+  // A run stopped on purpose (SIGTERM, Ctrl-C) is recorded but is nobody's emergency; a
+  // half-restored node was alerted on once already (service/restore-state.ts).
+  if (failure !== undefined && !(failure instanceof InterruptedError) && !(failure instanceof HalfRestoredError)) {
     await sendAlerts(config.alerts, { job: run.job, node, host: hostName(), error: run.error ?? 'failed', exitCode: run.exitCode, time: run.finished }, reporter);
   }
 }

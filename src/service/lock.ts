@@ -163,7 +163,7 @@ function held(file: string, holder: LockHolder, takenOver: LockHolder | undefine
   return { file, holder, takenOver, release, [Symbol.asyncDispose]: release };
 }
 
-function procStart(pid: number): string | undefined {
+export function procStart(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];

@@ -47,7 +47,7 @@ test('a full restore: every object, files, databases, grants, apply', (t) => {
   t.deepEqual(plan.databases, ['accounting', 'provisioning']);
   t.is(plan.downloadBytes, 100 * manifest.objects.length);
   t.deepEqual(plan.warnings, []);
-  const text = formatPlan(plan, ['ngcpcfg', 'apply']);
+  const text = formatPlan(plan, { applyCommand: ['ngcpcfg', 'apply'], workDir: '/var/tmp' });
   t.regex(text, /restore plan for snapshot 20261121T023000Z-nightly-3f9a/);
   t.regex(text, /run ngcpcfg apply 'restored the system from backup 20261121T023000Z-nightly-3f9a'/);
   t.regex(text, /take a safety snapshot/);
@@ -90,5 +90,5 @@ test('--no-apply and --no-safety-snapshot', (t) => {
   const plan = planRestore(manifest, target, { ...full, noApply: true, safetySnapshot: false });
   t.false(plan.apply);
   t.false(plan.safetySnapshot);
-  t.regex(formatPlan(plan, ['ngcpcfg', 'apply']), /NO safety snapshot/);
+  t.regex(formatPlan(plan, { applyCommand: ['ngcpcfg', 'apply'], workDir: '/var/tmp' }), /NO safety snapshot/);
 });

@@ -6,6 +6,16 @@ import { formatSize as formatBytes } from '../../report/progress.js';
 /** `ngcp-backup status` as text: the lock, each job's last and next run, the repository's usage. */
 export function formatStatus(s: ServiceStatus): string {
   const lines = [`node ${s.node} on host ${s.host}, ${s.time} (schedules in ${s.timeZone})`];
+  if (s.restore) {
+    const r = s.restore;
+    lines.push(
+      `HALF-RESTORED: ${r.description}`,
+      `  safety snapshot: ${r.safetySnapshot ?? 'none (the restore ran with --no-safety-snapshot)'}`,
+      r.rollbackCommand ? `  to roll back:    ${r.rollbackCommand}` : '  to complete:     restore a snapshot (there is no safety snapshot to roll back to)',
+      ...(r.createdDatabases.length ? [`  the rollback drops the databases the restore created: ${r.createdDatabases.join(', ')}`] : []),
+      r.running ? '  backups refuse while it runs' : '  backups refuse until it is rolled back or a restore completes (backup --allow-half-restored takes one anyway, marked half-restored)',
+    );
+  }
   lines.push(s.lock ? `lock: held by ${describeHolder(s.lock)}${s.lock.stale ? ' (stale: its process is gone; the next run takes it over)' : ''}` : 'lock: free');
   for (const job of JOBS) lines.push(formatJob(job, s.jobs[job]));
   const r = s.repository;
